@@ -1,0 +1,102 @@
+"""Input checks shared by every public function: clear errors, raised before any work."""
+import numbers
+
+import numpy as np
+
+
+def check_int(value, name, *, minimum=None, maximum=None):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}: expected an integer <= {maximum}, got {value}")
+    return value
+
+
+def check_real(value, name, *, minimum=None, maximum=None, strict_min=False, strict_max=False):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value}")
+    if minimum is not None and (value <= minimum if strict_min else value < minimum):
+        raise ValueError(f"{name}: expected a number {'>' if strict_min else '>='} {minimum}, got {value}")
+    if maximum is not None and (value >= maximum if strict_max else value > maximum):
+        raise ValueError(f"{name}: expected a number {'<' if strict_max else '<='} {maximum}, got {value}")
+    return value
+
+
+def check_matrix(X, name="X"):
+    """A non-empty 2-D float32 array without NaN or infinity."""
+    if X is None or isinstance(X, (str, bytes)):
+        raise TypeError(f"{name}: expected a 2-D array of numbers, got {type(X).__name__}")
+    try:
+        X = np.asarray(X, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name}: expected a 2-D array of numbers ({err})") from None
+    if X.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array (rows x features), got {X.ndim}-D shape {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name}: expected a non-empty array, got shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return X
+
+
+def check_vector(v, name, *, n=None, dtype=np.float64):
+    """A non-empty 1-D array (of length ``n`` if given) without NaN or infinity."""
+    if v is None or isinstance(v, (str, bytes)):
+        raise TypeError(f"{name}: expected a 1-D array, got {type(v).__name__}")
+    try:
+        v = np.asarray(v, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name}: expected a 1-D array of numbers ({err})") from None
+    if v.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array, got shape {v.shape}")
+    if v.shape[0] == 0:
+        raise ValueError(f"{name}: expected a non-empty array")
+    if n is not None and v.shape[0] != n:
+        raise ValueError(f"{name}: expected length {n} (one per row), got {v.shape[0]}")
+    if np.issubdtype(v.dtype, np.floating) and not np.all(np.isfinite(v)):
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return v
+
+
+def check_labels(y, name="y", *, n=None):
+    """Integer class labels (a 1-D array of whole numbers)."""
+    y = check_vector(y, name, n=n, dtype=np.float64)
+    if not np.all(y == np.round(y)):
+        raise ValueError(f"{name}: expected integer class labels, got non-integer values")
+    return y.astype(np.int64)
+
+
+def check_membership(is_member, name="is_member", *, n=None):
+    """A boolean/0-1 vector with at least one member and one non-member."""
+    v = check_vector(is_member, name, n=n, dtype=np.float64)
+    if not np.all((v == 0) | (v == 1)):
+        raise ValueError(f"{name}: expected booleans or 0/1 values")
+    v = v.astype(bool)
+    if v.all() or not v.any():
+        raise ValueError(f"{name}: needs at least one member and one non-member")
+    return v
+
+
+def check_probabilities(P, name="probabilities"):
+    """Rows of class probabilities in [0, 1] that sum to 1."""
+    P = np.asarray(P, dtype=np.float64)
+    if P.ndim != 2 or P.shape[0] == 0:
+        raise ValueError(f"{name}: expected a non-empty 2-D array (rows x classes), got shape {P.shape}")
+    if not np.all(np.isfinite(P)) or P.min() < 0 or P.max() > 1:
+        raise ValueError(f"{name}: expected probabilities in [0, 1]")
+    if not np.allclose(P.sum(axis=1), 1.0, atol=1e-4):
+        raise ValueError(f"{name}: each row must sum to 1")
+    return P
+
+
+def check_model(model, name="model", method="predict_proba"):
+    if not callable(getattr(model, method, None)):
+        raise TypeError(f"{name}: expected a fitted classifier with a {method}() method, "
+                        f"got {type(model).__name__}")
+    return model

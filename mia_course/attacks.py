@@ -1,0 +1,182 @@
+"""Black-box membership inference attacks: thresholds and Shokri-style shadow models.
+
+Every attack scores records through ``score_samples(model, X, y)``: one score per row,
+higher = more likely a member. ``model`` is anything with ``predict_proba`` (the
+attacker's query access). Thresholds are chosen on the attacker's own data (``fit``),
+never from the true membership labels.
+"""
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.utils import check_random_state
+from tqdm.auto import tqdm
+
+from mia_course._validation import check_int, check_labels, check_matrix, check_model
+from mia_course.metrics import roc
+from mia_course.models import TorchMLPClassifier
+
+
+def check_query(model, X, y):
+    """Validate an attack's query: a model with predict_proba, rows X, labels y."""
+    check_model(model)
+    X = check_matrix(X, "X")
+    return X, check_labels(y, "y", n=X.shape[0])
+
+
+def true_class_probability(model, X, y):
+    """The model's probability for each row's true label (its "confidence" on it).
+
+    Introduced in notebooks/01_alice_and_the_ad_model.ipynb.
+    """
+    X, y = check_query(model, X, y)
+    P = np.asarray(model.predict_proba(X), dtype=np.float64)
+    classes = getattr(model, "classes_", np.arange(P.shape[1]))
+    col = np.searchsorted(classes, y)
+    if np.any(col >= len(classes)) or np.any(classes[np.minimum(col, len(classes) - 1)] != y):
+        raise ValueError("y: contains labels the model does not know")
+    return P[np.arange(len(y)), col]
+
+
+def cross_entropy_loss(model, X, y):
+    """Per-row cross-entropy loss -log p(true label), clipped to stay finite."""
+    return -np.log(np.clip(true_class_probability(model, X, y), 1e-12, 1.0))
+
+
+def best_threshold(in_scores, out_scores):
+    """The threshold on scores that best separates ``in`` from ``out`` (max TPR - FPR)."""
+    is_in = np.r_[np.ones(len(in_scores)), np.zeros(len(out_scores))]
+    fpr, tpr, thr = roc(is_in, np.r_[in_scores, out_scores])
+    best = int(np.argmax(tpr - fpr))
+    return float(thr[best]) if np.isfinite(thr[best]) else float(np.max(in_scores)) + 1.0
+
+
+def half_split(n, rng):
+    """A random boolean mask selecting half of ``n`` rows (the shadow's "in" set)."""
+    mask = np.zeros(n, dtype=bool)
+    mask[rng.permutation(n)[: n // 2]] = True
+    return mask
+
+
+class _ThresholdAttack(BaseEstimator):
+    """Shared by the threshold attacks: a threshold learned on one shadow model."""
+
+    def __init__(self, shadow_model=None, threshold=None, random_state=None):
+        self.shadow_model = shadow_model
+        self.threshold = threshold
+        self.random_state = random_state
+
+    def fit(self, X_aux, y_aux):
+        """Pick ``threshold_``: train a shadow on half of the attacker's data, separate
+        its members (that half) from the other half. Returns ``self``."""
+        if self.threshold is not None:
+            self.threshold_ = float(self.threshold)
+            return self
+        X_aux = check_matrix(X_aux, "X_aux")
+        y_aux = check_labels(y_aux, "y_aux", n=X_aux.shape[0])
+        if len(y_aux) < 4:
+            raise ValueError("X_aux: need at least 4 rows to train and test a shadow model")
+        rng = check_random_state(self.random_state)
+        inside = half_split(len(y_aux), rng)
+        shadow = clone(self.shadow_model or TorchMLPClassifier())
+        shadow.set_params(random_state=rng.randint(2**31 - 1))
+        shadow.fit(X_aux[inside], y_aux[inside])
+        s = self.score_samples(shadow, X_aux, y_aux)
+        self.threshold_ = best_threshold(s[inside], s[~inside])
+        return self
+
+    def predict(self, model, X, y):
+        """True where the score reaches the fitted threshold (predicted member)."""
+        if not hasattr(self, "threshold_"):
+            raise ValueError(f"{type(self).__name__}.predict: call fit(X_aux, y_aux) first "
+                             "(or pass threshold=...) to choose the threshold")
+        return self.score_samples(model, X, y) >= self.threshold_
+
+
+class LossThresholdAttack(_ThresholdAttack):
+    """Yeom et al. (2018): members have low loss. Score = -loss on the true label.
+
+    Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
+    """
+
+    def score_samples(self, model, X, y):
+        return -cross_entropy_loss(model, X, y)
+
+
+class ConfidenceThresholdAttack(_ThresholdAttack):
+    """Salem et al. (2019): members get confident predictions. Score = top probability
+    (no label needed).
+
+    Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
+    """
+
+    def score_samples(self, model, X, y):
+        X, y = check_query(model, X, y)
+        return np.asarray(model.predict_proba(X), dtype=np.float64).max(axis=1)
+
+
+class ShadowModelAttack(BaseEstimator):
+    """Shokri et al. (2017): imitate the target with shadow models, learn in vs out.
+
+    ``fit(X_aux, y_aux)`` trains ``n_shadows`` clones of ``shadow_model`` (default: the
+    course's ``TorchMLPClassifier``), each on a random half of the attacker's data; their
+    prediction vectors on their own half ("in") and the other half ("out") form the attack
+    data set, and one attack model per class learns to tell in from out.
+
+    Introduced in notebooks/03_shadow_models.ipynb.
+    """
+
+    def __init__(self, shadow_model=None, n_shadows=8, attack_model=None, random_state=None):
+        self.shadow_model = shadow_model
+        self.n_shadows = n_shadows
+        self.attack_model = attack_model
+        self.random_state = random_state
+
+    def fit(self, X_aux, y_aux):
+        check_int(self.n_shadows, "n_shadows", minimum=1)
+        X_aux = check_matrix(X_aux, "X_aux")
+        y_aux = check_labels(y_aux, "y_aux", n=X_aux.shape[0])
+        if len(y_aux) < 4:
+            raise ValueError("X_aux: need at least 4 rows to train shadow models")
+        rng = check_random_state(self.random_state)
+        feats, labels, classes = [], [], []
+        for _ in tqdm(range(self.n_shadows), desc="shadow models", leave=False):
+            inside = half_split(len(y_aux), rng)
+            shadow = clone(self.shadow_model or TorchMLPClassifier())
+            shadow.set_params(random_state=rng.randint(2**31 - 1))
+            shadow.fit(X_aux[inside], y_aux[inside])
+            feats.append(shadow.predict_proba(X_aux))
+            labels.append(inside)
+            classes.append(y_aux)
+        self.attack_X_ = np.vstack(feats)          # prediction vectors
+        self.attack_y_ = np.concatenate(labels)   # 1 = the shadow trained on that row
+        self.attack_class_ = np.concatenate(classes)
+        self.attack_models_ = {}
+        for c in np.unique(self.attack_class_):
+            rows = self.attack_class_ == c
+            if len(np.unique(self.attack_y_[rows])) < 2:
+                continue
+            model = clone(self.attack_model or HistGradientBoostingClassifier(max_iter=100))
+            if "random_state" in model.get_params():
+                model.set_params(random_state=rng.randint(2**31 - 1))
+            self.attack_models_[c] = model.fit(self.attack_X_[rows], self.attack_y_[rows])
+        return self
+
+    def score_samples(self, model, X, y):
+        """P(member) from the attack model of each row's class (0.5 for unseen classes)."""
+        if not hasattr(self, "attack_models_"):
+            raise ValueError("ShadowModelAttack.score_samples: call fit(X_aux, y_aux) first")
+        X, y = check_query(model, X, y)
+        P = np.asarray(model.predict_proba(X), dtype=np.float64)
+        if P.shape[1] != self.attack_X_.shape[1]:
+            raise ValueError(f"model: predicts {P.shape[1]} classes, the shadows predicted "
+                             f"{self.attack_X_.shape[1]}")
+        scores = np.full(len(y), 0.5)
+        for c, attack in self.attack_models_.items():
+            rows = y == c
+            if rows.any():
+                scores[rows] = attack.predict_proba(P[rows])[:, 1]
+        return scores
+
+    def predict(self, model, X, y):
+        """True where the attack model says member (P(member) >= 0.5)."""
+        return self.score_samples(model, X, y) >= 0.5

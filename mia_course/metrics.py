@@ -1,0 +1,54 @@
+"""How good is a membership inference attack? ROC, AUC, TPR at low FPR, advantage.
+
+Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
+
+All functions take ``is_member`` (True for records in the training set) and the attack's
+``scores`` (higher = more likely a member), and are built on scikit-learn's ``roc_curve``.
+"""
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from mia_course._validation import check_membership, check_real, check_vector
+
+
+def _check(is_member, scores):
+    scores = check_vector(scores, "scores")
+    is_member = check_membership(is_member, "is_member", n=len(scores))
+    return is_member, scores
+
+
+def roc(is_member, scores):
+    """``(fpr, tpr, thresholds)`` of every threshold (no points dropped)."""
+    is_member, scores = _check(is_member, scores)
+    return roc_curve(is_member, scores, drop_intermediate=False)
+
+
+def roc_auc(is_member, scores):
+    """Area under the ROC curve: 0.5 is guessing, 1.0 a perfect attack."""
+    is_member, scores = _check(is_member, scores)
+    return float(roc_auc_score(is_member, scores))
+
+
+def tpr_at_fpr(is_member, scores, fpr):
+    """The largest TPR among thresholds whose FPR is at most ``fpr`` (no interpolation).
+
+    Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
+    """
+    fpr = check_real(fpr, "fpr", minimum=0.0, maximum=1.0)
+    fprs, tprs, _ = roc(is_member, scores)
+    return float(tprs[fprs <= fpr].max())  # roc_curve always starts at (0, 0)
+
+
+def membership_advantage(is_member, scores):
+    """The best TPR - FPR over all thresholds (Yeom et al. 2018)."""
+    fprs, tprs, _ = roc(is_member, scores)
+    return float(np.max(tprs - fprs))
+
+
+def attack_summary(is_member, scores, fprs=(0.001, 0.01)):
+    """A dict with AUC, advantage and TPR at each FPR in ``fprs``: one row of a results table."""
+    row = {"AUC": roc_auc(is_member, scores),
+           "advantage": membership_advantage(is_member, scores)}
+    for f in fprs:
+        row[f"TPR@{f:.1%} FPR"] = tpr_at_fpr(is_member, scores, f)
+    return row

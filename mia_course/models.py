@@ -1,0 +1,110 @@
+"""A small multi-layer perceptron on torch with scikit-learn's estimator API.
+
+Introduced in notebooks/01_alice_and_the_ad_model.ipynb.
+
+The defaults are chosen to overfit visibly (train accuracy near 100%, test accuracy
+clearly lower): the model the course attacks. ``weight_decay`` and ``dropout`` are the
+regularization knobs of the defenses lessons.
+"""
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from mia_course._validation import check_int, check_labels, check_matrix, check_real
+
+
+def build_mlp(n_features, hidden_sizes, n_classes, dropout=0.0):
+    """Linear -> ReLU (-> Dropout) blocks, then a linear layer to class logits."""
+    layers, width = [], n_features
+    for h in hidden_sizes:
+        layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+        if dropout > 0:
+            layers.append(torch.nn.Dropout(dropout))
+        width = h
+    layers.append(torch.nn.Linear(width, n_classes))
+    return torch.nn.Sequential(*layers)
+
+
+def seed_from(random_state):
+    """An int seed from ``None``, an int or a ``numpy`` RandomState (sklearn convention)."""
+    return int(check_random_state(random_state).randint(2**31 - 1))
+
+
+class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
+    """MLP classifier trained with Adam on mini-batches of cross-entropy.
+
+    Introduced in notebooks/01_alice_and_the_ad_model.ipynb.
+    """
+
+    def __init__(self, hidden_sizes=(256,), epochs=30, lr=3e-3, batch_size=64,
+                 weight_decay=0.0, dropout=0.0, random_state=None, device="cpu"):
+        self.hidden_sizes = hidden_sizes
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.random_state = random_state
+        self.device = device
+
+    def _check_params(self):
+        sizes = self.hidden_sizes
+        if isinstance(sizes, (int, np.integer)):
+            sizes = (sizes,)
+        if not isinstance(sizes, (tuple, list)):
+            raise TypeError(f"hidden_sizes: expected a tuple of layer widths, got {sizes!r}")
+        sizes = tuple(check_int(h, "hidden_sizes", minimum=1) for h in sizes)
+        check_int(self.epochs, "epochs", minimum=1)
+        check_real(self.lr, "lr", minimum=0.0, strict_min=True)
+        check_int(self.batch_size, "batch_size", minimum=1)
+        check_real(self.weight_decay, "weight_decay", minimum=0.0)
+        check_real(self.dropout, "dropout", minimum=0.0, maximum=1.0, strict_max=True)
+        return sizes
+
+    def fit(self, X, y):
+        """Train on ``X`` (rows x features) and labels ``y``; returns ``self``."""
+        sizes = self._check_params()
+        X = check_matrix(X, "X")
+        y = check_labels(y, "y", n=X.shape[0])
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError("y: expected at least two classes, got one")
+        self.n_features_in_ = X.shape[1]
+        seed = seed_from(self.random_state)
+        device = torch.device(self.device)
+        with torch.random.fork_rng(devices=[]):  # leave the caller's global seed alone
+            torch.manual_seed(seed)
+            net = build_mlp(X.shape[1], sizes, len(self.classes_), self.dropout).to(device)
+            gen = torch.Generator().manual_seed(seed)
+            Xt = torch.from_numpy(X).to(device)
+            yt = torch.from_numpy(y_idx.astype(np.int64)).to(device)
+            opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+            loss_fn = torch.nn.CrossEntropyLoss()
+            net.train()
+            for _ in range(self.epochs):
+                for idx in torch.randperm(len(Xt), generator=gen).split(self.batch_size):
+                    idx = idx.to(device)
+                    opt.zero_grad()
+                    loss_fn(net(Xt[idx]), yt[idx]).backward()
+                    opt.step()
+        net.eval()
+        self.net_ = net
+        return self
+
+    def _logits(self, X):
+        check_is_fitted(self, "net_")
+        X = check_matrix(X, "X")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X: expected {self.n_features_in_} features (as in fit), got {X.shape[1]}")
+        with torch.no_grad():
+            return self.net_(torch.from_numpy(X).to(next(self.net_.parameters()).device)).cpu()
+
+    def predict_proba(self, X):
+        """Class probabilities, rows x classes (columns in the order of ``classes_``)."""
+        return torch.softmax(self._logits(X).double(), dim=1).numpy()
+
+    def predict(self, X):
+        """The most probable class of each row."""
+        return self.classes_[self._logits(X).argmax(dim=1).numpy()]

@@ -1,0 +1,61 @@
+"""Pictures of attacks: log-log ROC curves and member vs non-member score histograms.
+
+Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
+"""
+import matplotlib.pyplot as plt
+import numpy as np
+
+from mia_course.metrics import roc, roc_auc, tpr_at_fpr
+
+
+def plot_roc_curves(results, *, ax=None, title="Membership inference ROC (log-log)"):
+    """One log-log ROC per attack. ``results`` maps a name to ``(is_member, scores)``.
+
+    The diagonal is random guessing; what matters is the low-FPR corner on the left.
+    Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
+    """
+    if not isinstance(results, dict) or not results:
+        raise TypeError("results: expected a non-empty dict {name: (is_member, scores)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 5))
+    floor = 1.0
+    for name, pair in results.items():
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"results[{name!r}]: expected a pair (is_member, scores)")
+        is_member, scores = pair
+        fpr, tpr, _ = roc(is_member, scores)
+        n_out = int(np.sum(~np.asarray(is_member, dtype=bool)))
+        floor = min(floor, 1.0 / max(n_out, 1))
+        label = (f"{name}  AUC {roc_auc(is_member, scores):.2f}, "
+                 f"TPR@1% {tpr_at_fpr(is_member, scores, 0.01):.1%}")
+        ax.plot(np.maximum(fpr, floor / 2), np.maximum(tpr, floor / 2), label=label, lw=1.8)
+    grid = np.geomspace(floor / 2, 1, 100)
+    ax.plot(grid, grid, ls="--", color="grey", lw=1, label="random guess")
+    ax.set(xscale="log", yscale="log", xlim=(floor / 2, 1), ylim=(floor / 2, 1.05),
+           xlabel="false positive rate (non-members flagged)",
+           ylabel="true positive rate (members found)", title=title)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(True, which="major", alpha=0.3)
+    return ax
+
+
+def plot_score_histograms(is_member, scores, *, ax=None, bins=40, title="Attack scores"):
+    """Overlaid histograms of the scores of members and of non-members.
+
+    Introduced in notebooks/01_alice_and_the_ad_model.ipynb.
+    """
+    is_member = np.asarray(is_member, dtype=bool)
+    scores = np.asarray(scores, dtype=float)
+    if is_member.ndim != 1 or scores.shape != is_member.shape or len(scores) == 0:
+        raise ValueError(f"scores: expected one score per entry of is_member, got shapes "
+                         f"{scores.shape} and {is_member.shape}")
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("scores: contains NaN or infinite values")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    edges = np.histogram_bin_edges(scores, bins=bins)
+    ax.hist(scores[is_member], bins=edges, alpha=0.6, density=True, label="members", color="C3")
+    ax.hist(scores[~is_member], bins=edges, alpha=0.6, density=True, label="non-members", color="C0")
+    ax.set(xlabel="score", ylabel="density", title=title)
+    ax.legend()
+    return ax
