@@ -1,2 +1,19 @@
 """mia-course: the helper package behind the membership inference course."""
 __version__ = "0.1.0"
+
+
+def setup_notebook():
+    """Quiet known library warnings and set the course's plot style (call once per lesson).
+
+    Introduced in notebooks/00_start_here.ipynb.
+    """
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*TqdmWarning.*")
+    warnings.filterwarnings("ignore", message=".*IProgress not found.*")
+    plt.rcParams.update({"figure.dpi": 100, "axes.spines.top": False,
+                         "axes.spines.right": False, "figure.figsize": (6, 4)})

@@ -11,7 +11,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
-from mia_course._validation import check_int, check_labels, check_matrix, check_model
+from mia_course._validation import (check_int, check_labels, check_matrix, check_model,
+                                    check_real, check_vector)
 from mia_course.metrics import roc
 from mia_course.models import TorchMLPClassifier
 
@@ -23,31 +24,52 @@ def check_query(model, X, y):
     return X, check_labels(y, "y", n=X.shape[0])
 
 
+def _probabilities(model, X, y):
+    """``(P, col)``: the model's probabilities and each row's true-class column."""
+    X, y = check_query(model, X, y)
+    P = np.asarray(model.predict_proba(X), dtype=np.float64)
+    classes = np.asarray(getattr(model, "classes_", np.arange(P.shape[1])))
+    col = np.searchsorted(classes, y)
+    if np.any(col >= len(classes)) or np.any(classes[np.minimum(col, len(classes) - 1)] != y):
+        raise ValueError("y: contains labels the model does not know")
+    return P, col
+
+
 def true_class_probability(model, X, y):
     """The model's probability for each row's true label (its "confidence" on it).
 
     Introduced in notebooks/01_alice_and_the_ad_model.ipynb.
     """
-    X, y = check_query(model, X, y)
-    P = np.asarray(model.predict_proba(X), dtype=np.float64)
-    classes = getattr(model, "classes_", np.arange(P.shape[1]))
-    col = np.searchsorted(classes, y)
-    if np.any(col >= len(classes)) or np.any(classes[np.minimum(col, len(classes) - 1)] != y):
-        raise ValueError("y: contains labels the model does not know")
-    return P[np.arange(len(y)), col]
+    P, col = _probabilities(model, X, y)
+    return P[np.arange(len(col)), col]
 
 
 def cross_entropy_loss(model, X, y):
-    """Per-row cross-entropy loss -log p(true label), clipped to stay finite."""
-    return -np.log(np.clip(true_class_probability(model, X, y), 1e-12, 1.0))
+    """Per-row cross-entropy loss ``-log p(true label)``.
+
+    Computed as ``-log(1 - sum of the other classes' probabilities)`` when the true class
+    is likely, so that losses of confident rows (p = 1 - 1e-20) do not all round to 0.
+    """
+    P, col = _probabilities(model, X, y)
+    rows = np.arange(len(col))
+    p_true = P[rows, col]
+    others = np.clip(P.sum(axis=1) - p_true, 0.0, 1.0)  # precise when p_true ~ 1
+    with np.errstate(divide="ignore"):
+        loss = np.where(p_true > 0.5, -np.log1p(-np.minimum(others, 0.5)),
+                        -np.log(np.clip(p_true, 1e-300, 1.0)))
+    return loss
 
 
 def best_threshold(in_scores, out_scores):
     """The threshold on scores that best separates ``in`` from ``out`` (max TPR - FPR)."""
+    in_scores = check_vector(in_scores, "in_scores")
+    out_scores = check_vector(out_scores, "out_scores")
     is_in = np.r_[np.ones(len(in_scores)), np.zeros(len(out_scores))]
     fpr, tpr, thr = roc(is_in, np.r_[in_scores, out_scores])
     best = int(np.argmax(tpr - fpr))
-    return float(thr[best]) if np.isfinite(thr[best]) else float(np.max(in_scores)) + 1.0
+    if not np.isfinite(thr[best]):  # "flag nobody": above every score, in or out
+        return float(max(in_scores.max(), out_scores.max())) + 1.0
+    return float(thr[best])
 
 
 def half_split(n, rng):
@@ -69,7 +91,7 @@ class _ThresholdAttack(BaseEstimator):
         """Pick ``threshold_``: train a shadow on half of the attacker's data, separate
         its members (that half) from the other half. Returns ``self``."""
         if self.threshold is not None:
-            self.threshold_ = float(self.threshold)
+            self.threshold_ = check_real(self.threshold, "threshold")
             return self
         X_aux = check_matrix(X_aux, "X_aux")
         y_aux = check_labels(y_aux, "y_aux", n=X_aux.shape[0])
@@ -77,8 +99,9 @@ class _ThresholdAttack(BaseEstimator):
             raise ValueError("X_aux: need at least 4 rows to train and test a shadow model")
         rng = check_random_state(self.random_state)
         inside = half_split(len(y_aux), rng)
-        shadow = clone(self.shadow_model or TorchMLPClassifier())
-        shadow.set_params(random_state=rng.randint(2**31 - 1))
+        shadow = clone(TorchMLPClassifier() if self.shadow_model is None else self.shadow_model)
+        if "random_state" in shadow.get_params():
+            shadow.set_params(random_state=rng.randint(2**31 - 1))
         shadow.fit(X_aux[inside], y_aux[inside])
         s = self.score_samples(shadow, X_aux, y_aux)
         self.threshold_ = best_threshold(s[inside], s[~inside])
@@ -103,15 +126,20 @@ class LossThresholdAttack(_ThresholdAttack):
 
 
 class ConfidenceThresholdAttack(_ThresholdAttack):
-    """Salem et al. (2019): members get confident predictions. Score = top probability
-    (no label needed).
+    """Salem et al. (2019): members get confident predictions. No label needed.
+
+    Score = the logit of the top probability, ``log p_top - log(1 - p_top)``: it orders
+    rows exactly like ``p_top`` but stays distinct where ``p_top`` rounds to 1.
 
     Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
     """
 
     def score_samples(self, model, X, y):
         X, y = check_query(model, X, y)
-        return np.asarray(model.predict_proba(X), dtype=np.float64).max(axis=1)
+        P = np.asarray(model.predict_proba(X), dtype=np.float64)
+        top = P.max(axis=1)
+        rest = np.clip(P.sum(axis=1) - top, 1e-300, 1.0)
+        return np.log(np.clip(top, 1e-300, 1.0)) - np.log(rest)
 
 
 class ShadowModelAttack(BaseEstimator):
@@ -141,8 +169,9 @@ class ShadowModelAttack(BaseEstimator):
         feats, labels, classes = [], [], []
         for _ in tqdm(range(self.n_shadows), desc="shadow models", leave=False):
             inside = half_split(len(y_aux), rng)
-            shadow = clone(self.shadow_model or TorchMLPClassifier())
-            shadow.set_params(random_state=rng.randint(2**31 - 1))
+            shadow = clone(TorchMLPClassifier() if self.shadow_model is None else self.shadow_model)
+            if "random_state" in shadow.get_params():
+                shadow.set_params(random_state=rng.randint(2**31 - 1))
             shadow.fit(X_aux[inside], y_aux[inside])
             feats.append(shadow.predict_proba(X_aux))
             labels.append(inside)
@@ -155,7 +184,8 @@ class ShadowModelAttack(BaseEstimator):
             rows = self.attack_class_ == c
             if len(np.unique(self.attack_y_[rows])) < 2:
                 continue
-            model = clone(self.attack_model or HistGradientBoostingClassifier(max_iter=100))
+            model = clone(HistGradientBoostingClassifier(max_iter=100)
+                          if self.attack_model is None else self.attack_model)
             if "random_state" in model.get_params():
                 model.set_params(random_state=rng.randint(2**31 - 1))
             self.attack_models_[c] = model.fit(self.attack_X_[rows], self.attack_y_[rows])

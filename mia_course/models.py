@@ -6,6 +6,8 @@ The defaults are chosen to overfit visibly (train accuracy near 100%, test accur
 clearly lower): the model the course attacks. ``weight_decay`` and ``dropout`` are the
 regularization knobs of the defenses lessons.
 """
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -32,6 +34,18 @@ def seed_from(random_state):
     return int(check_random_state(random_state).randint(2**31 - 1))
 
 
+@contextmanager
+def torch_threads(n):
+    """Run the block with ``n`` torch CPU threads (None: leave as is), then restore."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     """MLP classifier trained with Adam on mini-batches of cross-entropy.
 
@@ -39,7 +53,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, hidden_sizes=(256,), epochs=30, lr=3e-3, batch_size=64,
-                 weight_decay=0.0, dropout=0.0, random_state=None, device="cpu"):
+                 weight_decay=0.0, dropout=0.0, random_state=None, device="cpu", n_threads=1):
         self.hidden_sizes = hidden_sizes
         self.epochs = epochs
         self.lr = lr
@@ -48,6 +62,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         self.dropout = dropout
         self.random_state = random_state
         self.device = device
+        self.n_threads = n_threads  # small models train fastest on one CPU thread
 
     def _check_params(self):
         sizes = self.hidden_sizes
@@ -61,6 +76,8 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         check_int(self.batch_size, "batch_size", minimum=1)
         check_real(self.weight_decay, "weight_decay", minimum=0.0)
         check_real(self.dropout, "dropout", minimum=0.0, maximum=1.0, strict_max=True)
+        if self.n_threads is not None:
+            check_int(self.n_threads, "n_threads", minimum=1)
         return sizes
 
     def fit(self, X, y):
@@ -74,7 +91,8 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         seed = seed_from(self.random_state)
         device = torch.device(self.device)
-        with torch.random.fork_rng(devices=[]):  # leave the caller's global seed alone
+        # fork_rng: leave the caller's global torch seed as it was
+        with torch.random.fork_rng(devices=[]), torch_threads(self.n_threads):
             torch.manual_seed(seed)
             net = build_mlp(X.shape[1], sizes, len(self.classes_), self.dropout).to(device)
             gen = torch.Generator().manual_seed(seed)

@@ -5,6 +5,7 @@ Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
 import matplotlib.pyplot as plt
 import numpy as np
 
+from mia_course._validation import check_membership, check_vector
 from mia_course.metrics import roc, roc_auc, tpr_at_fpr
 
 
@@ -39,23 +40,19 @@ def plot_roc_curves(results, *, ax=None, title="Membership inference ROC (log-lo
     return ax
 
 
-def plot_score_histograms(is_member, scores, *, ax=None, bins=40, title="Attack scores"):
+def plot_score_histograms(is_member, scores, *, ax=None, bins=40, title="Attack scores",
+                          xlabel="score"):
     """Overlaid histograms of the scores of members and of non-members.
 
     Introduced in notebooks/01_alice_and_the_ad_model.ipynb.
     """
-    is_member = np.asarray(is_member, dtype=bool)
-    scores = np.asarray(scores, dtype=float)
-    if is_member.ndim != 1 or scores.shape != is_member.shape or len(scores) == 0:
-        raise ValueError(f"scores: expected one score per entry of is_member, got shapes "
-                         f"{scores.shape} and {is_member.shape}")
-    if not np.all(np.isfinite(scores)):
-        raise ValueError("scores: contains NaN or infinite values")
+    scores = check_vector(scores, "scores")
+    is_member = check_membership(is_member, "is_member", n=len(scores))
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     edges = np.histogram_bin_edges(scores, bins=bins)
     ax.hist(scores[is_member], bins=edges, alpha=0.6, density=True, label="members", color="C3")
     ax.hist(scores[~is_member], bins=edges, alpha=0.6, density=True, label="non-members", color="C0")
-    ax.set(xlabel="score", ylabel="density", title=title)
+    ax.set(xlabel=xlabel, ylabel="density", title=title)
     ax.legend()
     return ax

@@ -30,7 +30,8 @@ def synthesize_records(model, n_records, n_features, *, conf_min=0.8, density=0.
     n_features = check_int(n_features, "n_features", minimum=1)
     conf_min = check_real(conf_min, "conf_min", minimum=0.0, maximum=1.0)
     density = check_real(density, "density", minimum=0.0, maximum=1.0)
-    k_max = check_int(k_max if k_max is not None else max(1, n_features // 4), "k_max", minimum=1)
+    k_max = check_int(k_max if k_max is not None else max(1, n_features // 4), "k_max", minimum=1,
+                      maximum=n_features)
     k_min = check_int(k_min, "k_min", minimum=1, maximum=k_max)
     rej_max = check_int(rej_max, "rej_max", minimum=1)
     max_steps = check_int(max_steps, "max_steps", minimum=1)

@@ -1,0 +1,68 @@
+"""The course's standard experiment: a population, a target model, members and non-members.
+
+Introduced in notebooks/01_alice_and_the_ad_model.ipynb. Every lesson that attacks the
+ad model starts from ``make_target_setting`` so that all lessons talk about the same
+model, the same members and the same Alice.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import clone
+
+from mia_course._validation import check_int
+from mia_course.data import AdClicks, alice, make_ad_clicks, split_members
+from mia_course.models import TorchMLPClassifier, seed_from
+
+
+@dataclass
+class TargetSetting:
+    """What the experimenter knows: the data, who is a member, and the trained target.
+
+    ``X_eval``/``y_eval``/``is_member`` hold the members followed by the non-members
+    (Alice, when included, is the last member, at ``alice_index``).
+    """
+    data: AdClicks
+    model: object
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    X_eval: np.ndarray
+    y_eval: np.ndarray
+    is_member: np.ndarray
+    alice_index: object  # int, or None when Alice is not in the training set
+
+    def accuracies(self):
+        """``(train accuracy, test accuracy)`` of the target model."""
+        return (float(np.mean(self.model.predict(self.X_train) == self.y_train)),
+                float(np.mean(self.model.predict(self.X_test) == self.y_test)))
+
+
+def make_target_setting(n_members=1000, n_non_members=1000, *, include_alice=True,
+                        model=None, random_state=0):
+    """Draw a population, train ``model`` (default: the course's MLP) on the members.
+
+    Introduced in notebooks/01_alice_and_the_ad_model.ipynb.
+    """
+    n_members = check_int(n_members, "n_members", minimum=2)
+    n_non_members = check_int(n_non_members, "n_non_members", minimum=1)
+    if not isinstance(include_alice, (bool, np.bool_)):
+        raise TypeError(f"include_alice: expected True or False, got {include_alice!r}")
+    rng = np.random.RandomState(seed_from(random_state))
+    data = make_ad_clicks(n_members + n_non_members, random_state=rng)
+    split = split_members(len(data), n_members, n_non_members, random_state=rng)
+    X_train, y_train = data.X[split.members], data.y[split.members]
+    if include_alice:
+        x_alice, y_alice = alice()
+        X_train = np.vstack([X_train[:-1], x_alice[None]])  # Alice takes one member's place
+        y_train = np.append(y_train[:-1], y_alice)
+    X_test, y_test = data.X[split.non_members], data.y[split.non_members]
+    model = clone(model if model is not None else TorchMLPClassifier())
+    if "random_state" in model.get_params():
+        model.set_params(random_state=rng.randint(2**31 - 1))
+    model.fit(X_train, y_train)
+    return TargetSetting(
+        data=data, model=model, X_train=X_train, y_train=y_train, X_test=X_test,
+        y_test=y_test, X_eval=np.vstack([X_train, X_test]), y_eval=np.r_[y_train, y_test],
+        is_member=np.r_[np.ones(len(y_train), bool), np.zeros(len(y_test), bool)],
+        alice_index=len(y_train) - 1 if include_alice else None)
