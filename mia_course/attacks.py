@@ -18,7 +18,9 @@ from mia_course.models import TorchMLPClassifier
 
 
 def check_query(model, X, y):
-    """Validate an attack's query: a model with predict_proba, rows X, labels y."""
+    """Validate an attack's query: a model with predict_proba, rows X, labels y.
+
+    Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
     check_model(model)
     X = check_matrix(X, "X")
     return X, check_labels(y, "y", n=X.shape[0])
@@ -49,6 +51,7 @@ def cross_entropy_loss(model, X, y):
 
     Computed as ``-log(1 - sum of the other classes' probabilities)`` when the true class
     is likely, so that losses of confident rows (p = 1 - 1e-20) do not all round to 0.
+    Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
     """
     P, col = _probabilities(model, X, y)
     rows = np.arange(len(col))
@@ -61,7 +64,9 @@ def cross_entropy_loss(model, X, y):
 
 
 def best_threshold(in_scores, out_scores):
-    """The threshold on scores that best separates ``in`` from ``out`` (max TPR - FPR)."""
+    """The threshold on scores that best separates ``in`` from ``out`` (max TPR - FPR).
+
+    Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
     in_scores = check_vector(in_scores, "in_scores")
     out_scores = check_vector(out_scores, "out_scores")
     is_in = np.r_[np.ones(len(in_scores)), np.zeros(len(out_scores))]
@@ -73,7 +78,9 @@ def best_threshold(in_scores, out_scores):
 
 
 def half_split(n, rng):
-    """A random boolean mask selecting half of ``n`` rows (the shadow's "in" set)."""
+    """A random boolean mask selecting half of ``n`` rows (the shadow's "in" set).
+
+    Introduced in notebooks/03_shadow_models.ipynb."""
     mask = np.zeros(n, dtype=bool)
     mask[rng.permutation(n)[: n // 2]] = True
     return mask

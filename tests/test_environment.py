@@ -1,0 +1,59 @@
+"""pyproject.toml and environment.yml list the same packages with the same lower bounds."""
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _parse(spec):
+    """'scikit-learn>=1.3' -> ('scikit-learn', '>=1.3')."""
+    m = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)\s*(.*?)\s*", spec.split("#")[0])
+    return m.group(1).lower(), m.group(2).replace(" ", "")
+
+
+def pyproject_requirements():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = project["dependencies"] + project["optional-dependencies"]["dev"]
+    return dict(_parse(s) for s in specs)
+
+
+def environment_requirements():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda, pip = {}, {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            pip.update(_parse(s) for s in dep["pip"] if not s.startswith("-e"))
+        else:
+            name, bound = _parse(dep)
+            if name not in ("python", "pip"):
+                conda[name] = bound
+    return conda, pip
+
+
+def test_same_packages_and_lower_bounds():
+    conda, pip = environment_requirements()
+    project = pyproject_requirements()
+    assert set(conda) | set(pip) == set(project), "environment.yml and pyproject.toml list different packages"
+    for name, bound in conda.items():
+        assert bound == project[name], f"{name}: environment.yml says {bound!r}, pyproject.toml {project[name]!r}"
+
+
+def test_torch_is_pinned_to_the_cpu_build_everywhere_it_is_installed():
+    _, pip = environment_requirements()
+    assert pip["torch"] == "==2.13.0"
+    assert "torch==2.13.0" in (ROOT / "Makefile").read_text()
+    assert pyproject_requirements()["torch"].startswith(">="), "pyproject keeps a lower bound"
+
+
+def test_every_dependency_has_a_lower_bound():
+    for name, bound in pyproject_requirements().items():
+        assert bound.startswith(">="), f"{name} in pyproject.toml needs a lower bound (got {bound!r})"
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    assert "make test" in (ROOT / "README.md").read_text()
+    assert "make lab" in (ROOT / "README.md").read_text()
