@@ -1,0 +1,74 @@
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from mia_course.plots import plot_roc_curves, plot_score_histograms
+
+RNG = np.random.default_rng(0)
+MEMBER = np.r_[np.ones(50, bool), np.zeros(50, bool)]
+SCORES = RNG.normal(size=100) + MEMBER
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_plot_roc_curves_log_log_one_line_per_attack():
+    results = {"loss": (MEMBER, SCORES), "random": (MEMBER, RNG.normal(size=100))}
+    ax = plot_roc_curves(results)
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert len(ax.lines) == 3  # two attacks and the random-guess diagonal
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0].startswith("loss  AUC") and labels[1].startswith("random  AUC")
+    assert labels[2] == "random guess"
+    gx, gy = ax.lines[2].get_data()
+    np.testing.assert_allclose(gx, gy)  # the diagonal
+    x, y = ax.lines[0].get_data()
+    assert np.all(x > 0) and np.all(y > 0)  # clipped above 0 for the log axes
+    assert ax.get_xlim()[0] == pytest.approx(1 / 50 / 2)
+
+
+def test_plot_roc_curves_uses_given_axes():
+    _, ax = plt.subplots()
+    assert plot_roc_curves({"a": (MEMBER, SCORES)}, ax=ax, title="T") is ax
+    assert ax.get_title() == "T" and len(ax.lines) == 2
+
+
+def test_plot_score_histograms():
+    ax = plot_score_histograms(MEMBER, SCORES, bins=10)
+    assert len(ax.patches) == 20  # 10 bars for members, 10 for non-members
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["members", "non-members"]
+    heights = np.array([p.get_height() for p in ax.patches])
+    width = ax.patches[0].get_width()
+    np.testing.assert_allclose([heights[:10].sum() * width, heights[10:].sum() * width], 1.0)
+    _, ax2 = plt.subplots()
+    assert plot_score_histograms(MEMBER.astype(int), SCORES, ax=ax2) is ax2
+
+
+@pytest.mark.parametrize("results, match", [
+    ({}, "results"),
+    ([(MEMBER, SCORES)], "results"),
+    (None, "results"),
+    ({"a": SCORES}, r"results\['a'\]"),
+    ({"a": (MEMBER, SCORES, SCORES)}, r"results\['a'\]"),
+])
+def test_plot_roc_curves_bad_results(results, match):
+    with pytest.raises(TypeError, match=match):
+        plot_roc_curves(results)
+
+
+@pytest.mark.parametrize("member, scores, err, match", [
+    (MEMBER, np.r_[SCORES[:-1], np.nan], ValueError, "scores"),
+    (MEMBER[:10], SCORES, ValueError, "is_member"),
+    (np.ones(100, bool), SCORES, ValueError, "is_member"),
+    (np.full(100, 2), SCORES, ValueError, "is_member"),
+    ([], [], ValueError, "scores"),
+    (MEMBER, None, TypeError, "scores"),
+])
+def test_bad_member_scores_inputs(member, scores, err, match):
+    with pytest.raises(err, match=match):
+        plot_score_histograms(member, scores)
+    with pytest.raises(err, match=match):
+        plot_roc_curves({"a": (member, scores)})
