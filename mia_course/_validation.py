@@ -33,7 +33,7 @@ def check_matrix(X, name="X"):
     if X is None or isinstance(X, (str, bytes)):
         raise TypeError(f"{name}: expected a 2-D array of numbers, got {type(X).__name__}")
     try:
-        X = np.asarray(X, dtype=np.float32)
+        X = np.ascontiguousarray(X, dtype=np.float32)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name}: expected a 2-D array of numbers ({err})") from None
     if X.ndim != 2:

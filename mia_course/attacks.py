@@ -37,6 +37,15 @@ def _probabilities(model, X, y):
     return P, col
 
 
+def sum_of_other_classes(P, col):
+    """``1 - P[i, col[i]]`` summed from the other columns: exact even where the
+    probability in ``col`` rounds to 1 (``1 - p`` would then be 0).
+
+    Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
+    P = np.asarray(P, dtype=np.float64)
+    return np.where(np.arange(P.shape[-1]) == np.asarray(col)[..., None], 0.0, P).sum(axis=-1)
+
+
 def true_class_probability(model, X, y):
     """The model's probability for each row's true label (its "confidence" on it).
 
@@ -56,7 +65,7 @@ def cross_entropy_loss(model, X, y):
     P, col = _probabilities(model, X, y)
     rows = np.arange(len(col))
     p_true = P[rows, col]
-    others = np.clip(P.sum(axis=1) - p_true, 0.0, 1.0)  # precise when p_true ~ 1
+    others = np.clip(sum_of_other_classes(P, col), 0.0, 1.0)  # precise when p_true ~ 1
     with np.errstate(divide="ignore"):
         loss = np.where(p_true > 0.5, -np.log1p(-np.minimum(others, 0.5)),
                         -np.log(np.clip(p_true, 1e-300, 1.0)))
@@ -145,7 +154,7 @@ class ConfidenceThresholdAttack(_ThresholdAttack):
         X, y = check_query(model, X, y)
         P = np.asarray(model.predict_proba(X), dtype=np.float64)
         top = P.max(axis=1)
-        rest = np.clip(P.sum(axis=1) - top, 1e-300, 1.0)
+        rest = np.clip(sum_of_other_classes(P, P.argmax(axis=1)), 1e-300, 1.0)
         return np.log(np.clip(top, 1e-300, 1.0)) - np.log(rest)
 
 

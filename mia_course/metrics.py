@@ -8,7 +8,7 @@ All functions take ``is_member`` (True for records in the training set) and the 
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from mia_course._validation import check_membership, check_real, check_vector
+from mia_course._validation import check_int, check_membership, check_real, check_vector
 
 
 def _check(is_member, scores):
@@ -52,3 +52,18 @@ def attack_summary(is_member, scores, fprs=(0.001, 0.01)):
     for f in fprs:
         row[f"TPR@{f:.1%} FPR"] = tpr_at_fpr(is_member, scores, f)
     return row
+
+
+def most_exposed(is_member, scores, *, top=10, fpr=0.01):
+    """The ``top`` highest-scoring members as ``(index, score, flagged)`` rows, where
+    ``flagged`` says whether the score passes the threshold that flags ``fpr`` of the
+    non-members (an auditor's view: it uses the true membership).
+
+    Introduced in notebooks/07_audit_your_own_model.ipynb."""
+    is_member, scores = _check(is_member, scores)
+    top = check_int(top, "top", minimum=1)
+    fpr = check_real(fpr, "fpr", minimum=0.0, maximum=1.0)
+    threshold = np.quantile(scores[~is_member], 1 - fpr, method="higher") if fpr > 0 else np.inf
+    members = np.flatnonzero(is_member)
+    order = members[np.argsort(-scores[members], kind="stable")][:top]
+    return [(int(i), float(scores[i]), bool(scores[i] > threshold)) for i in order]

@@ -1,0 +1,114 @@
+"""How fast do 64 shadow models train? Batched vs a loop, against the machine's own matmul speed.
+
+    python benchmarks/bench_shadow_training.py        (about a minute on 2 cores)
+
+Times, in one run: 64 shadow models of the course's default architecture on the default data
+(each trained on a random half of a 2,000-user pool) trained as one batched model, and the
+same 64 trained one by one; checks that their accuracies agree; counts the training's
+floating-point work; measures this machine's fp32 matrix-multiply throughput; and writes the
+numbers to benchmarks/RESULTS.md. Targets on a 2-core CPU: batched in at most 15 s, at least
+40% of the measured matmul throughput, and at least 5x faster than the loop.
+"""
+import argparse
+import datetime
+import os
+import platform
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mia_course.data import make_ad_clicks
+from mia_course.lira import random_halves
+from mia_course.models import TorchMLPClassifier
+from mia_course.shadows import train_shadow_models, training_flops
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+
+def matmul_gflops(n=1024, repeats=20):
+    """Best-of-3 fp32 GFLOP/s of an n x n matrix product with torch's default threads."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = max(best, 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def accuracies(proba, y, masks):
+    """Mean train and test accuracy over models (each on its own rows / the rest)."""
+    right = proba.argmax(-1) == y[None]
+    return (float(np.mean([r[m].mean() for r, m in zip(right, masks)])),
+            float(np.mean([r[~m].mean() for r, m in zip(right, masks)])))
+
+
+def write_section(name, body):
+    """Replace (or add) the section between this benchmark's markers in RESULTS.md."""
+    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nWritten by the scripts in benchmarks/.\n"
+    block = f"{start}\n{body.strip()}\n{end}"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    RESULTS.write_text(text)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-models", type=int, default=64)
+    parser.add_argument("--pool", type=int, default=2000)
+    args = parser.parse_args()
+    data = make_ad_clicks(args.pool, random_state=0)
+    masks = random_halves(args.n_models, args.pool, np.random.RandomState(0))
+    est = TorchMLPClassifier()
+
+    peak = matmul_gflops()
+    train_shadow_models(est, data.X, data.y, masks[:2], random_state=0)  # warm-up
+    start = time.perf_counter()
+    batched = train_shadow_models(est, data.X, data.y, masks, random_state=1)
+    t_batched = time.perf_counter() - start
+    start = time.perf_counter()
+    loop = [TorchMLPClassifier(random_state=k).fit(data.X[m], data.y[m]) for k, m in enumerate(masks)]
+    t_loop = time.perf_counter() - start
+
+    acc_b = accuracies(batched.predict_proba(data.X), data.y, masks)
+    acc_l = accuracies(np.stack([m.predict_proba(data.X) for m in loop]), data.y, masks)
+    flops = training_flops(data.X.shape[1], est.hidden_sizes, 2, est.epochs * int(masks.sum()))
+    achieved = flops / t_batched / 1e9
+    checks = {
+        f"batched time <= 15 s": t_batched <= 15,
+        "batched >= 40% of matmul throughput": achieved >= 0.4 * peak,
+        "batched >= 5x faster than the loop": t_loop >= 5 * t_batched,
+        "accuracies agree within 2 points": max(abs(acc_b[0] - acc_l[0]), abs(acc_b[1] - acc_l[1])) <= 0.02,
+    }
+    body = f"""## Shadow training: {args.n_models} models, batched vs loop
+Measured {datetime.date.today()} on {platform.processor() or platform.machine()}, {os.cpu_count()} cores,
+torch {torch.__version__} with {torch.get_num_threads()} threads. Default architecture
+{est.hidden_sizes} hidden units, {est.epochs} epochs, batch {est.batch_size}; each model trains on
+{int(masks[0].sum())} of {args.pool} users.
+
+| | value |
+|---|---|
+| batched: {args.n_models} models | {t_batched:.2f} s |
+| loop of single fits | {t_loop:.2f} s |
+| speed-up | {t_loop / t_batched:.1f}x |
+| training work (matmul FLOPs) | {flops / 1e9:.1f} GFLOP |
+| batched throughput | {achieved:.1f} GFLOP/s |
+| machine fp32 matmul (1024x1024) | {peak:.1f} GFLOP/s |
+| batched / machine | {achieved / peak:.0%} |
+| train / test accuracy, batched | {acc_b[0]:.3f} / {acc_b[1]:.3f} |
+| train / test accuracy, loop | {acc_l[0]:.3f} / {acc_l[1]:.3f} |
+
+""" + "\n".join(f"- [{'x' if ok else ' '}] {name}" for name, ok in checks.items())
+    write_section("shadow-training", body)
+    print(body)
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

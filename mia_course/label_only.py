@@ -1,0 +1,104 @@
+"""Label-only membership inference (Choquette-Choo et al. 2021).
+
+Introduced in notebooks/05_label_only_attacks.ipynb.
+
+The attacker sees only the predicted label. A model is not just confident on its members,
+it is *robustly* right about them: small changes of a member still get its true label more
+often than small changes of a non-member. The score is the share of perturbed copies
+(plus the record itself) that the model labels correctly. For binary visit vectors a
+perturbation flips ``n_flips`` random visits; for other data it adds Gaussian noise of
+standard deviation ``noise_scale``.
+
+Robustness alone confuses *easy* records (every model is robust on them) with members. With
+``n_references > 0``, ``fit`` trains reference models on population data and the score
+becomes the target's robustness minus the references' robustness on the same perturbed
+copies: difficulty calibration (Watson et al. 2022), the same idea that makes LiRA strong.
+The target is still only asked for labels; the references are the attacker's own models.
+"""
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+
+from mia_course._validation import check_int, check_labels, check_matrix, check_model, check_real
+from mia_course.lira import random_halves
+from mia_course.models import TorchMLPClassifier
+from mia_course.shadows import train_shadow_models
+
+
+def perturb(X, n_copies, rng, *, n_flips=1, noise_scale=0.5):
+    """``[n_copies, n_rows, n_features]`` perturbed copies of ``X``: random bit flips for
+    0/1 data, Gaussian noise otherwise.
+
+    Introduced in notebooks/05_label_only_attacks.ipynb."""
+    copies = np.repeat(X[None], n_copies, axis=0)
+    if np.isin(X, (0.0, 1.0)).all():
+        k = min(n_flips, X.shape[1])
+        cols = np.argsort(rng.random_sample(copies.shape), axis=-1)[..., :k]  # k distinct sites
+        np.put_along_axis(copies, cols, 1.0 - np.take_along_axis(copies, cols, axis=-1), axis=-1)
+    else:
+        copies = copies + rng.normal(0.0, noise_scale, copies.shape).astype(copies.dtype)
+    return copies
+
+
+class LabelOnlyAttack(BaseEstimator):
+    """Membership from the robustness of predicted labels; calls ``predict`` only.
+
+    Introduced in notebooks/05_label_only_attacks.ipynb.
+    """
+
+    def __init__(self, n_perturbations=64, n_flips=1, noise_scale=0.5, n_references=0,
+                 reference_model=None, random_state=None):
+        self.n_perturbations = n_perturbations
+        self.n_flips = n_flips
+        self.noise_scale = noise_scale
+        self.n_references = n_references
+        self.reference_model = reference_model
+        self.random_state = random_state
+
+    def fit(self, X_population, y_population):
+        """Train ``n_references`` reference models on random halves of population data
+        (needed only for the calibrated score). Returns ``self``."""
+        n = check_int(self.n_references, "n_references", minimum=1)
+        X = check_matrix(X_population, "X_population")
+        y = check_labels(y_population, "y_population", n=X.shape[0])
+        rng = check_random_state(self.random_state)
+        masks = random_halves(n, len(y), rng)
+        estimator = self.reference_model if self.reference_model is not None else TorchMLPClassifier()
+        self.references_ = train_shadow_models(estimator, X, y, masks, random_state=rng)
+        return self
+
+    def score_samples(self, model, X, y):
+        """Share of the record and its perturbed copies that ``model`` labels ``y`` (minus
+        the references' share, when fitted with references)."""
+        n = check_int(self.n_perturbations, "n_perturbations", minimum=1)
+        n_flips = check_int(self.n_flips, "n_flips", minimum=1)
+        scale = check_real(self.noise_scale, "noise_scale", minimum=0.0, strict_min=True)
+        check_model(model, method="predict")
+        if check_int(self.n_references, "n_references", minimum=0) and not hasattr(self, "references_"):
+            raise ValueError("LabelOnlyAttack: n_references > 0 needs fit(X_population, y_population) first")
+        X = check_matrix(X, "X")
+        y = check_labels(y, "y", n=X.shape[0])
+        rng = check_random_state(self.random_state)
+        copies = perturb(X, n, rng, n_flips=n_flips, noise_scale=scale)
+        labels = np.asarray(model.predict(copies.reshape(-1, X.shape[1]))).reshape(n, len(y))
+        right = np.vstack([np.asarray(model.predict(X)) == y, labels == y])
+        if not hasattr(self, "references_") or not self.n_references:
+            return right.mean(axis=0)
+        rows = np.vstack([X, copies.reshape(-1, X.shape[1])])
+        ref_labels = self.references_.classes_[self.references_.predict_proba(rows).argmax(-1)]
+        ref_right = ref_labels.reshape(len(ref_labels), n + 1, len(y)) == y
+        return right.mean(axis=0) - ref_right.mean(axis=(0, 1))
+
+
+class LabelsOnlyAPI:
+    """What a label-only attacker can reach: ``predict`` and nothing else of ``model``.
+
+    Introduced in notebooks/05_label_only_attacks.ipynb."""
+
+    def __init__(self, model):
+        check_model(model, method="predict")
+        self._model = model
+
+    def predict(self, X):
+        """The predicted labels of ``X``; confidences stay hidden."""
+        return self._model.predict(X)

@@ -1,0 +1,143 @@
+"""LiRA: the likelihood-ratio attack of Carlini et al. (2022), online and offline.
+
+Introduced in notebooks/04_lira_and_rmia.ipynb.
+
+For one record, the target's logit-scaled confidence ``phi = log(p / (1 - p))`` on the true
+label is compared with what shadow models give the same record when it was IN their
+training set and when it was OUT. Each is modelled as a Gaussian; the score is how much more
+likely ``phi`` is under IN than under OUT (online), or how far above the OUT Gaussian it
+lies (offline: a one-sided test, no shadow needs the record). ``fixed_variance`` uses one
+global standard deviation, which is far more stable with few shadows.
+"""
+import numpy as np
+from scipy.stats import norm
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+
+from mia_course._validation import check_int, check_labels, check_matrix
+from mia_course.attacks import check_query, sum_of_other_classes
+from mia_course.models import TorchMLPClassifier
+from mia_course.shadows import train_shadow_models
+
+
+def logit_confidence(P, col):
+    """``log p_y - log(1 - p_y)`` from probability rows ``P`` (``[..., n, classes]``) and
+    each row's true-class column ``col``; the ``1 - p_y`` part is summed over the other
+    classes so that it stays precise when ``p_y`` rounds to 1.
+
+    Introduced in notebooks/04_lira_and_rmia.ipynb."""
+    P = np.asarray(P, dtype=np.float64)
+    p_true = np.take_along_axis(P, np.broadcast_to(col[:, None], P.shape[:-1] + (1,)), axis=-1)[..., 0]
+    rest = sum_of_other_classes(P, col)
+    return np.log(np.clip(p_true, 1e-300, None)) - np.log(np.clip(rest, 1e-300, None))
+
+
+def random_halves(n_models, n_records, rng):
+    """``[n_models, n_records]`` masks: each model gets a random half; for an even number
+    of models every record is IN exactly half of them (Carlini et al.'s design).
+
+    Introduced in notebooks/04_lira_and_rmia.ipynb."""
+    order = np.argsort(rng.random_sample((n_records, n_models)), axis=1)
+    return (order < n_models / 2).T if n_models > 1 else rng.random_sample((1, n_records)) < 0.5
+
+
+def true_columns(classes, y):
+    """The column of each label ``y`` in ``classes`` (ValueError for unknown labels)."""
+    col = np.searchsorted(classes, y)
+    if np.any(col >= len(classes)) or np.any(classes[np.minimum(col, len(classes) - 1)] != y):
+        raise ValueError("y: contains labels the shadow models never saw")
+    return col
+
+
+def row_keys(X, y):
+    """Hashable identity of each record (features and label)."""
+    return [x.tobytes() + int(t).to_bytes(8, "little", signed=True) for x, t in zip(X, y)]
+
+
+class LiRA(BaseEstimator):
+    """Likelihood-ratio attack (Carlini et al. 2022).
+
+    ``fit(X_pool, y_pool)``: online, the pool contains the candidates and each shadow trains
+    on a random half of it; offline, the pool is attacker data without the candidates.
+    Introduced in notebooks/04_lira_and_rmia.ipynb.
+    """
+
+    def __init__(self, shadow_model=None, n_shadows=64, online=True, fixed_variance=False,
+                 random_state=None):
+        self.shadow_model = shadow_model
+        self.n_shadows = n_shadows
+        self.online = online
+        self.fixed_variance = fixed_variance
+        self.random_state = random_state
+
+    def fit(self, X_pool, y_pool):
+        n = check_int(self.n_shadows, "n_shadows", minimum=1)
+        if self.online and n < 2:
+            raise ValueError("n_shadows: online LiRA needs at least 2 shadows (some IN, some OUT)")
+        X_pool = check_matrix(X_pool, "X_pool")
+        y_pool = check_labels(y_pool, "y_pool", n=X_pool.shape[0])
+        rng = check_random_state(self.random_state)
+        self.masks_ = random_halves(n, len(y_pool), rng)
+        estimator = self.shadow_model if self.shadow_model is not None else TorchMLPClassifier()
+        self.shadows_ = train_shadow_models(estimator, X_pool, y_pool, self.masks_, random_state=rng)
+        self.classes_ = self.shadows_.classes_
+        self._pool_index = {}
+        for i, key in enumerate(row_keys(X_pool, y_pool)):
+            self._pool_index.setdefault(key, []).append(i)
+        return self
+
+    def shadow_confidences(self, X, y):
+        """``(phi [n_shadows, n_rows], is_in [n_shadows, n_rows])``: the shadows' logit
+        confidences on each record and whether that shadow trained on it."""
+        if not hasattr(self, "shadows_"):
+            raise ValueError("LiRA: call fit(X_pool, y_pool) before scoring")
+        X = check_matrix(X, "X")
+        y = check_labels(y, "y", n=X.shape[0])
+        phi = logit_confidence(self.shadows_.predict_proba(X), true_columns(self.classes_, y))
+        is_in = np.zeros(phi.shape, dtype=bool)
+        for j, key in enumerate(row_keys(X, y)):
+            for i in self._pool_index.get(key, ()):
+                is_in[:, j] |= self.masks_[:, i]
+        return phi, is_in
+
+    def score_samples(self, model, X, y):
+        """Higher = more likely a member of ``model``'s training set."""
+        X, y = check_query(model, X, y)
+        phi, is_in = self.shadow_confidences(X, y)
+        target = logit_confidence(model.predict_proba(X), true_columns(self.classes_, y))
+        if self.online:
+            missing = np.flatnonzero(is_in.sum(0) == 0)
+            if len(missing):
+                raise ValueError(f"X: online LiRA needs every queried record in the pool given to "
+                                 f"fit (row {missing[0]} is in no shadow); use online=False")
+            return lira_scores(target, phi, is_in, online=True, fixed_variance=self.fixed_variance)
+        # offline: every shadow counts as OUT (a duplicate of the record in the attacker's
+        # data is just part of the population the shadows were trained on)
+        return lira_scores(target, phi, np.zeros_like(is_in), online=False,
+                           fixed_variance=self.fixed_variance)
+
+
+def lira_scores(target, phi, is_in, *, online, fixed_variance):
+    """LiRA scores from the target's ``target[n]`` and the shadows' ``phi[m, n]`` confidences.
+
+    Introduced in notebooks/04_lira_and_rmia.ipynb."""
+    out = ~is_in
+    if (out.sum(0) == 0).any():
+        raise ValueError("phi: some record has no OUT shadow; use more shadows")
+    mu_out, sd_out = _gaussian(phi, out, fixed_variance)
+    if not online:
+        return norm.logcdf(target, mu_out, sd_out)  # one-sided: above the OUT Gaussian
+    mu_in, sd_in = _gaussian(phi, is_in, fixed_variance)
+    return norm.logpdf(target, mu_in, sd_in) - norm.logpdf(target, mu_out, sd_out)
+
+
+def _gaussian(phi, sel, fixed_variance):
+    """Per-record mean and standard deviation of ``phi`` over the selected shadows."""
+    count = sel.sum(0)
+    mu = np.where(sel, phi, 0).sum(0) / np.maximum(count, 1)
+    if fixed_variance:  # one global spread, pooled over all records
+        sd = np.full(phi.shape[1], np.sqrt(np.sum(np.where(sel, (phi - mu) ** 2, 0)) / max(sel.sum() - 1, 1)))
+    else:
+        var = np.where(sel, (phi - mu) ** 2, 0).sum(0) / np.maximum(count - 1, 1)
+        sd = np.sqrt(var)
+    return mu, np.maximum(sd, 1e-3)
