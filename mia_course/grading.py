@@ -2,14 +2,13 @@
 
 Introduced in solutions/ex01_confidence.ipynb (every exercise notebook uses it).
 
-``check(name, fn_or_namespace)`` runs the registered exercise ``name`` (see
-``mia_course.exercise_checks``) on several freshly drawn cases, compares each answer with
-the package's reference implementation and returns a :class:`Report` that says which
-cases passed and, for a failure, what was wrong, without showing the expected values.
-The learner's exceptions, wrong types and shapes become failed checks, never a crash of
-the checker, and a case that runs longer than ``timeout`` seconds is stopped.
-``assert_passes`` prints the report and raises ``AssertionError`` unless it passed: the
-graded cells of the exercise notebooks call it, so nbgrader gives zero for a failure.
+``check(name, fn_or_namespace)`` draws fresh cases for the registered exercise ``name``
+(see ``mia_course.exercise_checks``), compares the learner's answers with the package's
+reference and returns a :class:`Report`: which cases passed and, for a failure, what is
+wrong, without the expected values. Exceptions, wrong types and shapes become failed
+checks, never a crash; a case running over ``timeout`` seconds is stopped.
+``assert_passes`` prints the report and raises AssertionError unless it passed: graded
+cells call it, so that nbgrader gives zero for a failure.
 """
 import copy
 import signal
@@ -26,15 +25,11 @@ REGISTRY = {}
 
 @dataclass
 class Exercise:
-    """One graded function: how to draw a case, how to call the learner, how to judge.
-
-    ``make_case(rng, **options)`` returns ``(description, args, context)``;
-    ``judge(context, output)`` returns ``None`` when the answer is right, else a message
-    in words. ``hint(exception)`` may add advice to a learner's exception.
-    """
+    """One graded function. ``make_case(rng, **options)`` returns ``(description, args,
+    context)``; ``judge(context, output)`` returns None (right) or a message in words;
+    ``hint(exception)`` may add advice to the learner's exception."""
     name: str
     function_name: str
-    notebook: str
     make_case: object
     judge: object
     default_cases: list
@@ -52,13 +47,11 @@ class CaseResult:
 
 @dataclass
 class Report:
-    """What ``check`` found. ``passed`` is True only when every case passed.
-
-    Introduced in solutions/ex01_confidence.ipynb.
-    """
+    """What ``check`` found; ``passed`` is True only when every case passed."""
     exercise: str
     kind: str  # "public" or "hidden"
     hidden_tests: bool
+    planned: int = 0  # cases to run (some are skipped after a timeout or NotImplementedError)
     results: list = field(default_factory=list)
     notes: list = field(default_factory=list)
 
@@ -66,29 +59,53 @@ class Report:
     def passed(self):
         return bool(self.results) and all(r.passed for r in self.results)
 
-    @property
-    def n_passed(self):
-        return sum(r.passed for r in self.results)
-
     def __str__(self):
         lines = [f"Check {self.exercise} ({self.kind} checks)"]
         for r in self.results:
-            mark = "PASS" if r.passed else "FAIL"
-            lines.append(f"  [{mark}] {r.description}" + ("" if r.passed else f"\n         {r.message}"))
+            lines.append(f"  [PASS] {r.description}" if r.passed else
+                         f"  [FAIL] {r.description}\n         {r.message}")
         lines += [f"  note: {n}" for n in self.notes]
-        total = len(self.results)
-        if self.passed:
-            verdict = f"{self.kind.capitalize()} checks passed ({total}/{total})."
-            if self.hidden_tests and self.kind == "public":
-                verdict += " The graded version also runs hidden tests."
-        else:
-            verdict = f"{self.n_passed} of {total} {self.kind} checks passed: fix the first failure above."
-        return "\n".join(lines + [verdict])
+        n, total = sum(r.passed for r in self.results), max(self.planned, len(self.results))
+        if not self.passed:
+            return "\n".join(lines + [f"{n} of {total} {self.kind} checks passed: fix the first failure above."])
+        also = " The graded version also runs hidden tests." if self.hidden_tests and self.kind == "public" else ""
+        return "\n".join(lines + [f"{self.kind.capitalize()} checks passed ({n}/{total}).{also}"])
 
     __repr__ = __str__
 
     def _repr_pretty_(self, printer, cycle):
         printer.text(str(self))
+
+
+class ToyModel:
+    """A stand-in for a trained classifier in the checks' cases: softmax of a fixed random
+    linear map of X. ``classes_`` may be any sorted labels; a large ``sharpness`` gives
+    probabilities of exactly 0."""
+
+    def __init__(self, rng, n_features, classes, sharpness=2.0):
+        self.classes_ = np.asarray(classes)
+        self.coef_ = rng.normal(0.0, sharpness, (n_features, len(self.classes_)))
+
+    def predict_proba(self, X):
+        z = np.asarray(X, dtype=np.float64) @ self.coef_
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+
+def as_numbers(out, what, shape=None):
+    """``(array, None)``, or ``(None, message)`` when the learner's ``out`` is not an array
+    of numbers of ``shape`` (``what`` says what was expected, in words)."""
+    if out is None:
+        return None, "returned None: did you forget `return`?"
+    try:
+        arr = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None, f"returned a {type(out).__name__}, expected {what}"
+    if shape is not None and arr.shape != shape:
+        return None, f"returned shape {arr.shape}, expected {what}, i.e. shape {shape}"
+    if shape == () and np.isnan(arr):
+        return None, f"returned NaN, expected {what}"
+    return arr, None
 
 
 def register(exercise):
@@ -97,22 +114,22 @@ def register(exercise):
     return exercise
 
 
-def exercise_names():
-    """The names ``check`` accepts, sorted."""
-    _load_checks()
-    return sorted(REGISTRY)
-
-
-def _load_checks():
+def _load():
     import mia_course.exercise_checks  # noqa: F401  (registers the exercises)
 
 
 def get_exercise(name):
-    """The registered :class:`Exercise` called ``name`` (ValueError lists valid names)."""
-    _load_checks()
+    """The registered :class:`Exercise` called ``name``; ValueError lists the valid names."""
+    _load()
     if name not in REGISTRY:
         raise ValueError(f"unknown exercise {name!r}; valid names: {', '.join(sorted(REGISTRY))}")
     return REGISTRY[name]
+
+
+def exercise_names():
+    """The names ``check`` accepts, sorted."""
+    _load()
+    return sorted(REGISTRY)
 
 
 class _Stopped(BaseException):
@@ -151,77 +168,65 @@ def _call_in_thread(fn, args, timeout):
     return box.get("value", ("timeout", None))
 
 
-def _alarm_usable():
-    return (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-            and signal.getitimer(signal.ITIMER_REAL)[0] == 0)  # leave others' timers alone
-
-
 def call_limited(fn, args, timeout=DEFAULT_TIMEOUT):
-    """``(status, value)``: status "ok" (value = result), "error" (value = the exception)
-    or "timeout". Stops the call with SIGALRM on the main thread (Jupyter, pytest), else
-    waits in a thread (the stopped call then finishes in the background)."""
+    """``(status, value, warnings)``: status "ok" (value: the result), "error" (value: the
+    exception) or "timeout". On the main thread (Jupyter, pytest) SIGALRM stops the call;
+    elsewhere, or when another timer is running, the call waits in a thread (a stopped
+    call then finishes in the background)."""
+    alarm = (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+             and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if _alarm_usable():
-            status, value = _call_with_alarm(fn, args, timeout)
-        else:
-            status, value = _call_in_thread(fn, args, timeout)
+        status, value = (_call_with_alarm if alarm else _call_in_thread)(fn, args, timeout)
     return status, value, caught
-
-
-def _describe_exception(err, exercise):
-    if isinstance(err, NotImplementedError):
-        return "not implemented yet: replace `raise NotImplementedError()` with your code"
-    text = f"your function raised {type(err).__name__}: {err}"
-    extra = exercise.hint(err) if exercise.hint else None
-    return f"{text} ({extra})" if extra else text
 
 
 def _resolve(exercise, obj):
     """The learner's function, or a message saying why it cannot be found."""
     if isinstance(obj, Mapping):
-        fn = obj.get(exercise.function_name)
-        if fn is None:
+        if exercise.function_name not in obj:
             return None, (f"no function called `{exercise.function_name}` in the namespace you "
                           "passed: run the cell that defines it first")
-        obj = fn
+        obj = obj[exercise.function_name]
     if not callable(obj):
-        return None, (f"expected your function `{exercise.function_name}` (or globals()), "
-                      f"got {type(obj).__name__}")
+        return None, f"expected your function `{exercise.function_name}` (or globals()), got {type(obj).__name__}"
     return obj, None
 
 
 def check(name, obj, *, seed=None, cases=None, kind="public", timeout=DEFAULT_TIMEOUT):
     """Run exercise ``name`` on the learner's function ``obj`` (or a namespace such as
-    ``globals()``) and return a :class:`Report`; print it or let Jupyter show it.
+    ``globals()``) and return a :class:`Report`; print it, or let Jupyter show it.
 
-    Each case is drawn at random (``seed`` makes the draw repeatable); ``cases`` replaces
-    the default case options (a list of dicts, used by hidden tests). Never raises for the
-    learner's mistakes; raises ValueError for an unknown ``name``.
+    Cases are drawn at random (``seed`` repeats a draw); ``cases`` replaces the default
+    case options (a list of dicts: hidden tests use it). Never raises for the learner's
+    mistakes; raises ValueError for an unknown ``name``.
     Introduced in solutions/ex01_confidence.ipynb.
     """
     exercise = get_exercise(name)
     if kind not in ("public", "hidden"):
         raise ValueError(f"kind: expected 'public' or 'hidden', got {kind!r}")
-    report = Report(name, kind, exercise.hidden_tests)
+    options_list = exercise.default_cases if cases is None else list(cases)
+    report = Report(name, kind, exercise.hidden_tests, planned=len(options_list))
     fn, problem = _resolve(exercise, obj)
     if fn is None:
         report.results.append(CaseResult("find your function", False, problem))
         return report
-    rng = np.random.default_rng(seed)
-    warned = set()
-    for options in (exercise.default_cases if cases is None else cases):
+    rng, warned = np.random.default_rng(seed), set()
+    for options in options_list:
         description, args, context = exercise.make_case(rng, **options)
         status, value, caught = call_limited(fn, copy.deepcopy(args), timeout)
-        for w in caught:
-            warned.add(f"your function warned: {w.category.__name__}: {w.message}")
+        warned.update(f"your function warned: {w.category.__name__}: {w.message}" for w in caught)
         if status == "timeout":
-            report.results.append(CaseResult(description, False,
-                                             f"stopped after {timeout:g} s: your function is too slow "
-                                             "(or never returns); remaining cases skipped"))
+            report.results.append(CaseResult(description, False, f"stopped after {timeout:g} s: your "
+                                             "function is too slow (or never returns); remaining cases skipped"))
             break
         if status == "error":
-            report.results.append(CaseResult(description, False, _describe_exception(value, exercise)))
+            if isinstance(value, NotImplementedError):
+                message = "not implemented yet: replace `raise NotImplementedError()` with your code"
+            else:
+                hint = exercise.hint(value) if exercise.hint else None
+                message = f"your function raised {type(value).__name__}: {value}" + (f" ({hint})" if hint else "")
+            report.results.append(CaseResult(description, False, message))
             if isinstance(value, NotImplementedError):
                 break
             continue
@@ -237,8 +242,7 @@ def check(name, obj, *, seed=None, cases=None, kind="public", timeout=DEFAULT_TI
 def assert_passes(name, obj, **kwargs):
     """Print ``check(name, obj, **kwargs)`` and raise AssertionError unless it passed.
 
-    The graded cells of the exercise notebooks call this (nbgrader: an error = 0 points).
-    Returns None, so that a graded cell shows no value (nbgrader would read one as a
+    Returns None, so that a graded cell shows no value (nbgrader would read a value as a
     partial score). Introduced in solutions/ex01_confidence.ipynb.
     """
     report = check(name, obj, **kwargs)

@@ -1,0 +1,219 @@
+"""The checks that teach: right answers pass, wrong ones fail with words, nothing crashes."""
+import threading
+import time
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from mia_course.attacks import (LossThresholdAttack, ShadowModelAttack, best_threshold, half_split,
+                                true_class_probability)
+from mia_course.exercise_checks import reference_attack_dataset
+from mia_course.grading import REGISTRY, ToyModel, assert_passes, call_limited, check, exercise_names
+from mia_course.metrics import roc, tpr_at_fpr
+
+
+def _fractions(conf, is_member, level):
+    m = np.asarray(is_member).astype(bool)
+    return float(np.mean(conf[m] >= level)), float(np.mean(conf[~m] >= level))
+
+
+REFERENCES = {
+    "ex01_true_class_confidence": true_class_probability,
+    "ex01_confident_fractions": _fractions,
+    "ex02_loss_threshold_scores": lambda model, X, y: LossThresholdAttack().score_samples(model, X, y),
+    "ex02_tpr_at_fpr": tpr_at_fpr,
+    "ex03_attack_dataset": reference_attack_dataset,
+    "ex03_threshold_from_shadows": best_threshold,
+}
+HIDDEN_OPTIONS = {  # the kinds of case the hidden tests of solutions/ ask for
+    "ex01_true_class_confidence": [{"classes": (2, 5, 9)}, {"n_rows": 1}, {"n_classes": 4}],
+    "ex01_confident_fractions": [{"as_int": True}, {"level": 1.0}, {"level": 0.5}],
+    "ex02_loss_threshold_scores": [{"classes": (3, 7)}, {"n_rows": 1}, {"certain": True, "n_classes": 3}],
+    "ex02_tpr_at_fpr": [{"as_int": True}, {"fpr": 0.0}, {"fpr": 1.0}, {"constant": True, "fpr": 0.5}],
+    "ex03_attack_dataset": [{"n_shadows": 1}, {"classes": (1, 4, 7)}, {"n_rows": 5}],
+    "ex03_threshold_from_shadows": [{"kind": "separated"}, {"kind": "ties"}, {"kind": "loss"}],
+}
+
+
+def test_registry_lists_one_check_per_graded_function():
+    assert exercise_names() == sorted(REFERENCES)
+    assert all(REGISTRY[n].function_name.isidentifier() for n in exercise_names())
+
+
+def test_unknown_name_raises_value_error_listing_valid_names():
+    with pytest.raises(ValueError, match="ex02_tpr_at_fpr"):
+        check("ex02_tpr_at_fpx", tpr_at_fpr)
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_the_package_reference_passes_public_and_hidden_cases(name):
+    for seed in range(15):
+        for cases in (None, HIDDEN_OPTIONS[name]):
+            report = check(name, REFERENCES[name], seed=seed, cases=cases)
+            assert report.passed, str(report)
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_a_hard_coded_answer_fails(name):
+    exercise = REGISTRY[name]
+    _, args, _ = exercise.make_case(np.random.default_rng(0), **exercise.default_cases[0])
+    answer = REFERENCES[name](*args)  # right for one case, returned for every case
+    assert not check(name, lambda *a: answer, seed=1).passed
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_a_learners_exception_is_a_failed_check_with_its_message(name):
+    def broken(*args):
+        raise ZeroDivisionError("my own bug")
+    report = check(name, broken)
+    assert not report.passed and "ZeroDivisionError: my own bug" in str(report)
+
+
+def test_not_implemented_stops_early_and_says_so():
+    def stub(*args):
+        raise NotImplementedError()
+    report = check("ex02_tpr_at_fpr", stub)
+    assert len(report.results) == 1 and "not implemented yet" in str(report)
+    assert "0 of 4 public checks passed" in str(report)
+
+
+def test_wrong_sign_is_explained_in_terms_of_members():
+    report = check("ex02_loss_threshold_scores", lambda m, X, y: -REFERENCES["ex02_loss_threshold_scores"](m, X, y))
+    assert not report.passed
+    assert "scores must be higher for members; yours are higher for non-members" in str(report)
+
+
+def test_wrong_shape_names_the_shape():
+    report = check("ex01_true_class_confidence", lambda m, X, y: m.predict_proba(X))
+    assert not report.passed
+    first = report.results[0]
+    n = int(first.description.split()[0])
+    assert f"returned shape ({n}, " in first.message and "one probability per row of X" in first.message
+    report = check("ex02_loss_threshold_scores", lambda m, X, y: np.zeros(10))
+    assert "returned shape (10,), expected one score per row of X" in str(report)
+
+
+@pytest.mark.parametrize("name,wrong,words", [
+    ("ex01_true_class_confidence", lambda m, X, y: m.predict_proba(X).max(axis=1), "predicted (most likely) class"),
+    ("ex01_true_class_confidence", lambda m, X, y: None, "did you forget `return`"),
+    ("ex01_confident_fractions", lambda c, m, lv: _fractions(c, m, lv)[::-1], "swapped"),
+    ("ex01_confident_fractions", lambda c, m, lv: (np.mean(c[m] > lv), np.mean(c[~m] > lv)), "use >= rather than >"),
+    ("ex01_confident_fractions", lambda c, m, lv: (np.sum(c[m] >= lv), np.sum(c[~m] >= lv)), "look like counts"),
+    ("ex02_loss_threshold_scores", lambda m, X, y: np.log(true_class_probability(m, X, y)), "clip the probability"),
+    ("ex02_loss_threshold_scores", lambda m, X, y: true_class_probability(m, X, y), "order the records like"),
+    ("ex02_tpr_at_fpr", lambda m, s, f: float(np.interp(f, *roc(m, s)[:2])), "don't interpolate"),
+    ("ex02_tpr_at_fpr", lambda m, s, f: float(roc(m, s)[1][roc(m, s)[0] < f].max(initial=0)), "exactly equal to fpr"),
+    ("ex02_tpr_at_fpr", lambda m, s, f: [0.5, 0.5], "expected one number"),
+    ("ex03_attack_dataset", lambda s, m, X, y: tuple(a if i != 1 else 1 - a for i, a in
+                                                    enumerate(reference_attack_dataset(s, m, X, y))), "reversed"),
+    ("ex03_attack_dataset", lambda s, m, X, y: (s[0].predict_proba(X), m[0], y), "stack those of every shadow"),
+    ("ex03_attack_dataset", lambda s, m, X, y: reference_attack_dataset(s, m, X, y)[:2], "three arrays"),
+    ("ex03_threshold_from_shadows", lambda i, o: -best_threshold(o, i), "threshold"),
+    ("ex03_threshold_from_shadows", lambda i, o: float(np.median(np.r_[i, o])), "try each observed score"),
+])
+def test_common_mistakes_get_a_message_that_teaches(name, wrong, words):
+    report = check(name, wrong, seed=3)
+    assert not report.passed and words in str(report), str(report)
+
+
+def test_messages_do_not_reveal_the_expected_values():
+    report = check("ex02_tpr_at_fpr", lambda m, s, f: 0.0, seed=5)
+    exercise, rng = REGISTRY["ex02_tpr_at_fpr"], np.random.default_rng(5)
+    for options, result in zip(exercise.default_cases, report.results):
+        _, args, ctx = exercise.make_case(rng, **options)
+        expected = tpr_at_fpr(ctx["m"], ctx["scores"], ctx["fpr"])
+        if not result.passed:
+            assert f"{expected:.3f}" not in result.message and f"{expected:.1%}" not in result.message
+
+
+def test_a_slow_function_is_stopped_and_reported():
+    def slow(*args):
+        time.sleep(30)
+    start = time.perf_counter()
+    report = check("ex03_threshold_from_shadows", slow, timeout=0.5)
+    assert time.perf_counter() - start < 5
+    assert not report.passed and "stopped after 0.5 s" in str(report)
+    assert len(report.results) == 1, "the remaining cases are skipped"
+
+
+def test_a_busy_loop_is_stopped_too_and_the_alarm_is_cleaned_up():
+    import signal
+
+    def spin(*args):
+        while True:
+            pass
+    before = signal.getsignal(signal.SIGALRM)
+    assert "stopped after 0.3 s" in str(check("ex02_tpr_at_fpr", spin, timeout=0.3))
+    assert signal.getsignal(signal.SIGALRM) is before and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+
+
+def test_timeouts_also_work_off_the_main_thread():
+    box = {}
+    worker = threading.Thread(target=lambda: box.update(r=check("ex02_tpr_at_fpr", lambda *a: time.sleep(5),
+                                                                timeout=0.3)))
+    worker.start()
+    worker.join(10)
+    assert "stopped after 0.3 s" in str(box["r"])
+    assert call_limited(lambda: 1 / 0, ())[0] == "error"
+
+
+def test_passing_report_says_public_checks_never_all_tests_passed():
+    report = check("ex02_tpr_at_fpr", tpr_at_fpr)
+    text = str(report)
+    assert report.passed and "Public checks passed (4/4)" in text and "hidden tests" in text
+    assert "all tests passed" not in text.lower()
+    hidden = check("ex02_tpr_at_fpr", tpr_at_fpr, kind="hidden", cases=HIDDEN_OPTIONS["ex02_tpr_at_fpr"])
+    assert "Hidden checks passed" in str(hidden) and "all tests passed" not in str(hidden).lower()
+    assert repr(report) == text
+
+
+def test_check_takes_the_function_or_a_namespace():
+    assert check("ex02_tpr_at_fpr", {"tpr_at_fpr": tpr_at_fpr, "other": 1}).passed
+    missing = check("ex02_tpr_at_fpr", {"something_else": tpr_at_fpr})
+    assert not missing.passed and "no function called `tpr_at_fpr`" in str(missing)
+    assert "expected your function" in str(check("ex02_tpr_at_fpr", 42))
+
+
+def test_a_learners_warnings_become_notes_not_stderr(capfd):
+    report = check("ex02_loss_threshold_scores", lambda m, X, y: np.log(true_class_probability(m, X, y)))
+    assert any("divide by zero" in n for n in report.notes)
+    assert capfd.readouterr().err == "", "graded cells must not write to stderr (nbgrader: 0 points)"
+
+
+def test_the_learners_inputs_are_copies():
+    def vandal(conf, is_member, level):
+        answer = _fractions(conf, is_member, level)
+        conf[:] = 0.0  # a learner's function that changes its input after answering
+        return answer
+    assert check("ex01_confident_fractions", vandal).passed  # the judge still sees the original data
+
+
+def test_assert_passes_prints_the_report_and_raises_only_on_failure(capsys):
+    assert assert_passes("ex02_tpr_at_fpr", tpr_at_fpr) is None
+    assert "Public checks passed" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="public checks failed"):
+        assert_passes("ex02_tpr_at_fpr", lambda *a: 0.5)
+    assert "[FAIL]" in capsys.readouterr().out
+
+
+def test_toy_model_can_give_exact_zero_probabilities():
+    rng = np.random.default_rng(0)
+    model = ToyModel(rng, 3, [2, 5], sharpness=1000.0)
+    P = model.predict_proba(100 * rng.normal(size=(20, 3)))
+    assert np.allclose(P.sum(1), 1) and (P == 0).any()
+
+
+def test_reference_attack_dataset_is_what_shadow_model_attack_builds():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 4)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * rng.normal(size=40) > 0).astype(int)
+    attack = ShadowModelAttack(shadow_model=LogisticRegression(), n_shadows=3, random_state=7).fit(X, y)
+    replay = np.random.RandomState(7)  # replay the attack's random draws to recover its shadows
+    shadows, masks = [], []
+    for _ in range(3):
+        masks.append(half_split(len(y), replay))
+        shadows.append(LogisticRegression(random_state=replay.randint(2**31 - 1)).fit(X[masks[-1]], y[masks[-1]]))
+    ours = reference_attack_dataset(shadows, masks, X, y)
+    assert np.allclose(ours[0], attack.attack_X_)
+    assert np.array_equal(ours[1], attack.attack_y_) and np.array_equal(ours[2], attack.attack_class_)
