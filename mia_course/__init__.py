@@ -15,5 +15,7 @@ def setup_notebook():
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*TqdmWarning.*")
     warnings.filterwarnings("ignore", message=".*IProgress not found.*")
+    warnings.filterwarnings("ignore", module="opacus")  # notes on secure RNG and accountant orders
+    warnings.filterwarnings("ignore", message=".*[Ff]ull backward hook.*")
     plt.rcParams.update({"figure.dpi": 100, "axes.spines.top": False,
                          "axes.spines.right": False, "figure.figsize": (6, 4)})

@@ -33,12 +33,19 @@ def logit_confidence(P, col):
 
 
 def random_halves(n_models, n_records, rng):
-    """``[n_models, n_records]`` masks: each model gets a random half; for an even number
-    of models every record is IN exactly half of them (Carlini et al.'s design).
+    """``[n_models, n_records]`` masks in complementary pairs: models ``2k`` and ``2k+1``
+    split one random permutation of the records in half. Every model trains on exactly
+    half of the records (so all train for the same number of steps), and for an even
+    number of models every record is IN exactly half of them (Carlini et al.'s design).
 
     Introduced in notebooks/04_lira_and_rmia.ipynb."""
-    order = np.argsort(rng.random_sample((n_records, n_models)), axis=1)
-    return (order < n_models / 2).T if n_models > 1 else rng.random_sample((1, n_records)) < 0.5
+    masks = np.zeros((n_models, n_records), dtype=bool)
+    for k in range(0, n_models, 2):
+        first = rng.permutation(n_records) < n_records // 2
+        masks[k] = first
+        if k + 1 < n_models:
+            masks[k + 1] = ~first
+    return masks
 
 
 def true_columns(classes, y):

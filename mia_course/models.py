@@ -53,7 +53,8 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, hidden_sizes=(256,), epochs=30, lr=3e-3, batch_size=64,
-                 weight_decay=0.0, dropout=0.0, random_state=None, device="cpu", n_threads=1):
+                 weight_decay=0.0, dropout=0.0, random_state=None, device="cpu", n_threads=1,
+                 early_stopping=False, validation_fraction=0.1, patience=3):
         self.hidden_sizes = hidden_sizes
         self.epochs = epochs
         self.lr = lr
@@ -63,6 +64,9 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.device = device
         self.n_threads = n_threads  # small models train fastest on one CPU thread
+        self.early_stopping = early_stopping  # stop when the validation loss stops falling
+        self.validation_fraction = validation_fraction
+        self.patience = patience
 
     def _check_params(self):
         sizes = self.hidden_sizes
@@ -78,6 +82,9 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         check_real(self.dropout, "dropout", minimum=0.0, maximum=1.0, strict_max=True)
         if self.n_threads is not None:
             check_int(self.n_threads, "n_threads", minimum=1)
+        check_real(self.validation_fraction, "validation_fraction", minimum=0.0, maximum=1.0,
+                   strict_min=True, strict_max=True)
+        check_int(self.patience, "patience", minimum=1)
         return sizes
 
     def fit(self, X, y):
@@ -98,18 +105,47 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
             gen = torch.Generator().manual_seed(seed)
             Xt = torch.from_numpy(X).to(device)
             yt = torch.from_numpy(y_idx.astype(np.int64)).to(device)
+            Xt, yt, X_val, y_val = self._validation_split(Xt, yt, gen)
             opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
             loss_fn = torch.nn.CrossEntropyLoss()
-            net.train()
+            best, best_state, waited = np.inf, None, 0
+            self.n_epochs_ = 0
             for _ in range(self.epochs):
+                net.train()
                 for idx in torch.randperm(len(Xt), generator=gen).split(self.batch_size):
                     idx = idx.to(device)
                     opt.zero_grad()
                     loss_fn(net(Xt[idx]), yt[idx]).backward()
                     opt.step()
+                self.n_epochs_ += 1
+                if X_val is None:
+                    continue
+                net.eval()
+                with torch.no_grad():
+                    val = float(loss_fn(net(X_val), y_val))
+                if val < best:
+                    best, waited = val, 0
+                    best_state = {k: v.clone() for k, v in net.state_dict().items()}
+                else:
+                    waited += 1
+                    if waited >= self.patience:
+                        break
+            if best_state is not None:
+                net.load_state_dict(best_state)  # the epoch with the lowest validation loss
         net.eval()
         self.net_ = net
         return self
+
+    def _validation_split(self, Xt, yt, gen):
+        """With early stopping: hold out ``validation_fraction`` of the rows."""
+        if not self.early_stopping:
+            return Xt, yt, None, None
+        perm = torch.randperm(len(Xt), generator=gen)
+        n_val = max(1, int(round(self.validation_fraction * len(Xt))))
+        if n_val >= len(Xt):
+            raise ValueError("validation_fraction: leaves no rows to train on")
+        val, train = perm[:n_val].to(Xt.device), perm[n_val:].to(Xt.device)
+        return Xt[train], yt[train], Xt[val], yt[val]
 
     def _logits(self, X):
         check_is_fitted(self, "net_")

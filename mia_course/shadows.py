@@ -20,7 +20,10 @@ from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
 from mia_course._validation import check_int, check_labels, check_matrix
-from mia_course.models import TorchMLPClassifier, build_mlp, seed_from, torch_threads
+from mia_course.models import TorchMLPClassifier, seed_from, torch_threads
+from mia_course.stacked import (BatchedAdam, epoch_batches, forward_backward,  # noqa: F401
+                                initial_stacked_params, stacked_forward, train_stacked,
+                                training_flops)
 
 
 def check_masks(masks, n_records):
@@ -53,7 +56,11 @@ def train_shadow_models(estimator, X, y, masks, *, random_state=None, n_jobs=Non
     seeds = [int(s) for s in rng.randint(2**31 - 1, size=len(masks))]
     if n_threads is not None:
         check_int(n_threads, "n_threads", minimum=1)
-    if isinstance(estimator, TorchMLPClassifier):
+    from mia_course.defenses.dp_models import DPMLPClassifier  # defenses build on this module
+    if isinstance(estimator, DPMLPClassifier):
+        from mia_course.defenses.dp_shadows import BatchedDPMLP
+        return BatchedDPMLP(estimator, seeds, n_threads).fit(X, y, masks)
+    if isinstance(estimator, TorchMLPClassifier) and not estimator.early_stopping:
         return BatchedMLP(estimator, seeds, n_threads).fit(X, y, masks)
     models = []
     jobs = (delayed(_fit_clone)(estimator, s, X[m], y[m]) for s, m in zip(seeds, masks))
@@ -141,119 +148,3 @@ class _OneShadow:
 
     def predict(self, X):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
-
-def initial_stacked_params(n_features, sizes, n_classes, torch_seeds):
-    """Each model's initial weights exactly as ``build_mlp`` makes them under its seed,
-    stacked: a list of ``(W [n_models, fan_in, fan_out], b [n_models, 1, fan_out])``."""
-    per_model = []
-    for seed in torch_seeds:
-        torch.manual_seed(seed)
-        net = build_mlp(n_features, sizes, n_classes)
-        per_model.append([m for m in net if isinstance(m, torch.nn.Linear)])
-    params = []
-    for layer in range(len(per_model[0])):
-        W = torch.stack([lin[layer].weight.detach().T for lin in per_model]).contiguous()
-        b = torch.stack([lin[layer].bias.detach()[None, :] for lin in per_model])
-        params.append((W.requires_grad_(), b.requires_grad_()))
-    return params
-
-
-def stacked_forward(params, X, dropout=0.0, training=False):
-    """Logits ``[n_models, batch, n_classes]`` of every model on its own batch ``X``."""
-    h = X
-    for i, (W, b) in enumerate(params):
-        h = torch.baddbmm(b, h, W)  # one batched matrix product for all models
-        if i < len(params) - 1:
-            h = torch.relu(h)
-            if dropout > 0 and training:
-                h = torch.nn.functional.dropout(h, dropout, training=True)
-    return h
-
-
-def epoch_batches(masks, gens, batch_size):
-    """Each model's shuffled mini-batches of this epoch, padded to a common shape:
-    indices ``[n_steps, n_models, batch]`` into the pool and a validity mask."""
-    rows = [np.flatnonzero(m) for m in masks]
-    n_steps = max(-(-len(r) // batch_size) for r in rows)
-    idx = np.zeros((n_steps, len(rows), batch_size), dtype=np.int64)
-    valid = np.zeros(idx.shape, dtype=bool)
-    for k, (r, gen) in enumerate(zip(rows, gens)):
-        order = r[torch.randperm(len(r), generator=gen).numpy()]  # as TorchMLPClassifier.fit
-        for s, start in enumerate(range(0, len(r), batch_size)):
-            chunk = order[start:start + batch_size]
-            idx[s, k, :len(chunk)] = chunk
-            valid[s, k, :len(chunk)] = True
-    return torch.from_numpy(idx), torch.from_numpy(valid)
-
-
-def train_stacked(params, X, y, masks, torch_seeds, *, epochs, batch_size, lr,
-                  weight_decay=0.0, dropout=0.0, progress=True):
-    """Mini-batch Adam on every model at once; each model's loss is the mean cross-entropy
-    of its own batch, and a model with no batch at a step is left untouched."""
-    gens = [torch.Generator().manual_seed(s) for s in torch_seeds]
-    adam = BatchedAdam(params, lr=lr, weight_decay=weight_decay)
-    for _ in tqdm(range(epochs), desc=f"training {len(masks)} models", delay=2.0,
-                  disable=not progress, leave=False):
-        idx, valid = epoch_batches(masks, gens, batch_size)
-        for s in range(idx.shape[0]):
-            n_valid = valid[s].sum(dim=1)
-            logits = stacked_forward(params, X[idx[s]], dropout, training=True)
-            ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), y[idx[s]], reduction="none")
-            per_model = (ce * valid[s]).sum(dim=1) / n_valid.clamp(min=1)
-            grads = torch.autograd.grad(per_model.sum(), [p for pair in params for p in pair])
-            adam.step(grads, active=n_valid > 0)
-
-
-class BatchedAdam:
-    """Adam (as ``torch.optim.Adam``, L2 ``weight_decay`` added to the gradient) on stacked
-    parameters, with a separate step count per model so idle models stay untouched."""
-
-    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        self.params = [p for pair in params for p in pair]
-        self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
-        n_models = self.params[0].shape[0]
-        self.t = torch.zeros(n_models)
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-        self._torch_adam = torch.optim.Adam(self.params, lr=lr, betas=betas, eps=eps,
-                                            weight_decay=weight_decay, fused=True)
-
-    @torch.no_grad()
-    def step(self, grads, active):
-        b1, b2 = self.betas
-        if bool(active.all()) and bool((self.t == self.t[0]).all()):
-            self._step_all(grads, int(self.t[0]) + 1)
-            return
-        if self.weight_decay:
-            grads = torch._foreach_add(grads, self.params, alpha=self.weight_decay)
-        self.t += active.float()
-        shape = (-1,) + (1,) * (self.params[0].dim() - 1)
-        on = active.float().view(shape)
-        c1 = (1 - b1 ** self.t.clamp(min=1)).view(shape)
-        c2 = (1 - b2 ** self.t.clamp(min=1)).view(shape)
-        for p, g, m, v in zip(self.params, grads, self.m, self.v):
-            m.mul_(1 - on * (1 - b1)).add_(on * (1 - b1) * g)
-            v.mul_(1 - on * (1 - b2)).add_(on * (1 - b2) * g * g)
-            p.sub_(on * self.lr / c1 * m / ((v / c2).sqrt() + self.eps))
-
-    def _step_all(self, grads, t):
-        """Fast path: every model takes step ``t``: torch's own fused Adam kernel."""
-        self.t.fill_(t)
-        for p, g, m, v in zip(self.params, grads, self.m, self.v):
-            p.grad = g
-            self._torch_adam.state[p] = {"step": torch.tensor(float(t - 1)), "exp_avg": m, "exp_avg_sq": v}
-        self._torch_adam.step()
-
-
-def training_flops(n_features, hidden_sizes, n_classes, n_rows_seen):
-    """Matrix-multiply floating-point operations of training an MLP on ``n_rows_seen`` rows
-    (epochs x rows): forward ``2 a b`` per row and layer of shape ``a x b``, the weight
-    gradient the same again, and the input gradient for every layer but the first.
-
-    Introduced in benchmarks/bench_shadow_training.py."""
-    widths = [n_features, *hidden_sizes, n_classes]
-    per_row = 0
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-        per_row += 2 * a * b * (2 if i == 0 else 3)
-    return per_row * n_rows_seen

@@ -1,0 +1,10 @@
+"""Defenses against membership inference, each measured by what it costs in accuracy.
+
+Introduced in notebooks/08_regularization_and_data.ipynb and the lessons after it:
+regularization lives in ``TorchMLPClassifier``'s own parameters; differential privacy in
+``dp_sgd`` (from scratch, for the lesson), ``dp_models`` (Opacus) and ``dp_shadows``
+(batched DP shadow models); output perturbation in ``outputs``.
+"""
+from mia_course.defenses.outputs import LabelOnlyOutputs, NoisyOutputs, RoundedOutputs
+
+__all__ = ["LabelOnlyOutputs", "NoisyOutputs", "RoundedOutputs"]

@@ -1,0 +1,84 @@
+"""Many DP-SGD models at once: batched private shadow models.
+
+Introduced in notebooks/09_differential_privacy.ipynb.
+
+Attacking a private model needs shadows trained the same private way. Opacus trains one
+small model in seconds, so 16+ shadows in a loop do not fit a lesson. Here all models train
+as one stacked model (as in ``mia_course.shadows``), each with its own Poisson-sampled
+batches, per-example clipping and Gaussian noise. Per-example gradient norms of a linear
+layer need no per-example gradients: the gradient of ``W`` for example ``i`` is the outer
+product ``a_i d_i^T`` (input activation times output gradient), whose norm is
+``|a_i| |d_i|``; the clipped sum is then one batched matrix product ``A^T (s * D)``. The noise
+multiplier comes from Opacus's accountant for the same epsilon, delta, sampling rate and
+number of steps as ``DPMLPClassifier``.
+"""
+import math
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from mia_course.defenses.dp_models import check_privacy, noise_multiplier_for
+from mia_course.shadows import BatchedMLP
+from mia_course.stacked import BatchedAdam, forward_backward, initial_stacked_params
+from mia_course.models import seed_from, torch_threads
+
+
+def clipped_gradient_sums(params, X, y, valid, max_grad_norm):
+    """Per model: the sum over its valid examples of each example's gradient, clipped to
+    norm ``max_grad_norm``; also each example's unclipped gradient norm.
+
+    Introduced in notebooks/09_differential_privacy.ipynb."""
+    inputs, deltas = forward_backward(params, X, y)
+    sq = sum((a * a).sum(-1) * (d * d).sum(-1) + (d * d).sum(-1) for a, d in zip(inputs, deltas))
+    norms = sq.sqrt()  # |a_i d_i^T| = |a_i| |d_i| for the weights, |d_i| for the bias
+    scale = (max_grad_norm / (norms + 1e-12)).clamp(max=1.0) * valid
+    grads = []
+    for a, d in zip(inputs, deltas):
+        sd = d * scale[..., None]
+        grads += [torch.bmm(a.transpose(1, 2), sd), sd.sum(dim=1, keepdim=True)]
+    return grads, norms
+
+
+class BatchedDPMLP(BatchedMLP):
+    """``n_models`` copies of a ``DPMLPClassifier`` trained privately as one stacked model.
+
+    Introduced in notebooks/09_differential_privacy.ipynb."""
+
+    def fit(self, X, y, masks):
+        est = self.estimator
+        check_privacy(est.target_epsilon, est.delta, est.max_grad_norm)
+        sizes = est._check_params()
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        self.masks_, self.n_features_in_ = masks, X.shape[1]
+        # Opacus samples each row with rate 1 / ceil(rows / batch_size) for epochs / rate steps;
+        # one common rate (from the median model) keeps the models in step. The guarantee of
+        # Poisson sampling depends on the rate and the steps only, so one noise multiplier
+        # gives every model the same (epsilon, delta).
+        n_batches = math.ceil(float(np.median(masks.sum(axis=1))) / est.batch_size)
+        self.sample_rate_, self.steps_ = 1.0 / n_batches, est.epochs * n_batches
+        self.noise_multiplier_ = noise_multiplier_for(est.target_epsilon, est.delta, self.sample_rate_, self.steps_)
+        seeds = [seed_from(s) for s in self.seeds]
+        with torch.random.fork_rng(devices=[]), torch_threads(self.n_threads):
+            self.params_ = initial_stacked_params(X.shape[1], sizes, len(self.classes_), seeds)
+            gen = torch.Generator().manual_seed(seeds[0])
+            self._train(torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y_idx.astype(np.int64)),
+                        torch.from_numpy(masks), gen)
+        return self
+
+    def _train(self, X, y, masks, gen):
+        est, C, sigma = self.estimator, float(self.estimator.max_grad_norm), self.noise_multiplier_
+        flat = [p for pair in self.params_ for p in pair]
+        adam = BatchedAdam(self.params_, lr=est.lr, weight_decay=est.weight_decay)
+        expected = self.sample_rate_ * masks.sum(dim=1).float()  # expected batch size per model
+        for _ in tqdm(range(self.steps_), desc=f"DP training {len(masks)} models", delay=2.0, leave=False):
+            take = masks & (torch.rand(masks.shape, generator=gen) < self.sample_rate_)  # Poisson
+            width = max(int(take.sum(dim=1).max()), 1)
+            order = torch.argsort(take.float(), dim=1, descending=True, stable=True)[:, :width]
+            valid = torch.gather(take, 1, order).float()
+            with torch.no_grad():
+                grads, _ = clipped_gradient_sums(self.params_, X[order], y[order], valid, C)
+                shape = (-1,) + (1,) * (flat[0].dim() - 1)
+                grads = [(g + torch.normal(0.0, sigma * C, g.shape, generator=gen)) / expected.view(shape)
+                         for g in grads]
+            adam.step(grads, active=torch.ones(len(masks), dtype=torch.bool))

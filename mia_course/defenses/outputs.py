@@ -1,0 +1,95 @@
+"""Output perturbation: change what the model's API returns, not the model.
+
+Introduced in notebooks/10_output_perturbation.ipynb.
+
+Each wrapper takes a fitted model and is itself a model (``predict_proba``, ``predict``,
+``classes_``), so every attack runs on it unchanged. All of them keep valid probabilities
+(non-negative, rows summing to 1) and never change the predicted label: accuracy is
+untouched, only the confidences are blurred, rounded or hidden.
+"""
+import numpy as np
+from sklearn.utils import check_random_state
+
+from mia_course._validation import check_int, check_matrix, check_model, check_real
+
+
+class _OutputWrapper:
+    def __init__(self, model):
+        self.model = check_model(model)
+        self.classes_ = np.asarray(getattr(model, "classes_", None)) if hasattr(model, "classes_") else None
+
+    def _raw(self, X):
+        return np.asarray(self.model.predict_proba(check_matrix(X, "X")), dtype=np.float64)
+
+    def predict(self, X):
+        """The wrapped model's labels (never changed by the wrapper)."""
+        P = self._raw(X)
+        classes = self.classes_ if self.classes_ is not None else np.arange(P.shape[1])
+        return classes[P.argmax(axis=1)]
+
+
+def keep_top_class(P_new, top):
+    """Swap columns so that each row's largest entry sits in column ``top[i]`` again."""
+    P_new = P_new.copy()
+    rows = np.arange(len(top))
+    now = P_new.argmax(axis=1)
+    moved = now != top
+    a, b = P_new[rows[moved], top[moved]], P_new[rows[moved], now[moved]]
+    P_new[rows[moved], top[moved]], P_new[rows[moved], now[moved]] = b, a
+    tied = (P_new >= P_new[rows, top][:, None]).sum(axis=1) > 1  # e.g. an all-uniform row
+    P_new[rows[tied], top[tied]] += 1e-6
+    return P_new / P_new.sum(axis=1, keepdims=True)
+
+
+class NoisyOutputs(_OutputWrapper):
+    """Gaussian noise of standard deviation ``scale`` on every probability, clipped at 0,
+    renormalized, with the top class kept on top. Every call draws fresh noise.
+
+    Introduced in notebooks/10_output_perturbation.ipynb."""
+
+    def __init__(self, model, scale, random_state=None):
+        super().__init__(model)
+        self.scale = check_real(scale, "scale", minimum=0.0)
+        self.random_state = random_state
+        self._rng = check_random_state(random_state)
+
+    def predict_proba(self, X):
+        P = self._raw(X)
+        noisy = np.clip(P + self._rng.normal(0.0, self.scale, P.shape), 0.0, None)
+        noisy[noisy.sum(axis=1) == 0] = 1.0  # all clipped: fall back to uniform
+        noisy /= noisy.sum(axis=1, keepdims=True)
+        return keep_top_class(noisy, P.argmax(axis=1))
+
+
+class RoundedOutputs(_OutputWrapper):
+    """Probabilities with ``decimals`` decimals: the other classes rounded down, the top
+    class gets the rest (so rows still sum to 1 and the label stays). ``decimals=0`` is a
+    one-hot answer.
+
+    Introduced in notebooks/10_output_perturbation.ipynb."""
+
+    def __init__(self, model, decimals):
+        super().__init__(model)
+        self.decimals = check_int(decimals, "decimals", minimum=0)
+
+    def predict_proba(self, X):
+        P = self._raw(X)
+        top = P.argmax(axis=1)
+        step = 10.0 ** -self.decimals
+        out = np.floor(P / step + 1e-9) * step
+        rows = np.arange(len(top))
+        out[rows, top] = 0.0
+        out[rows, top] = 1.0 - out.sum(axis=1)
+        return out
+
+
+class LabelOnlyOutputs(_OutputWrapper):
+    """Only the top-1 label: ``predict_proba`` is one-hot.
+
+    Introduced in notebooks/10_output_perturbation.ipynb."""
+
+    def predict_proba(self, X):
+        P = self._raw(X)
+        out = np.zeros_like(P)
+        out[np.arange(len(P)), P.argmax(axis=1)] = 1.0
+        return out

@@ -1,0 +1,158 @@
+"""Stacked MLPs: many small models as one, with batched products and a batched Adam.
+
+Introduced in notebooks/04_lira_and_rmia.ipynb (through ``mia_course.shadows``).
+
+Each layer's weights of ``n_models`` models are one ``[n_models, fan_in, fan_out]`` tensor.
+A training step is a handful of batched matrix products (``torch.baddbmm``/``bmm``) for all
+models together; backpropagation is written out (``forward_backward``), which also gives the
+per-example gradients that DP-SGD clips (``mia_course.defenses.dp_shadows``).
+"""
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from mia_course.models import build_mlp
+
+
+def initial_stacked_params(n_features, sizes, n_classes, torch_seeds):
+    """Each model's initial weights exactly as ``build_mlp`` makes them under its seed,
+    stacked: a list of ``(W [n_models, fan_in, fan_out], b [n_models, 1, fan_out])``."""
+    per_model = []
+    for seed in torch_seeds:
+        torch.manual_seed(seed)
+        net = build_mlp(n_features, sizes, n_classes)
+        per_model.append([m for m in net if isinstance(m, torch.nn.Linear)])
+    params = []
+    for layer in range(len(per_model[0])):
+        W = torch.stack([lin[layer].weight.detach().T for lin in per_model]).contiguous()
+        b = torch.stack([lin[layer].bias.detach()[None, :] for lin in per_model])
+        params.append((W.requires_grad_(), b.requires_grad_()))
+    return params
+
+
+def stacked_forward(params, X, dropout=0.0, training=False):
+    """Logits ``[n_models, batch, n_classes]`` of every model on its own batch ``X``."""
+    h = X
+    for i, (W, b) in enumerate(params):
+        h = torch.baddbmm(b, h, W)  # one batched matrix product for all models
+        if i < len(params) - 1:
+            h = torch.relu(h)
+            if dropout > 0 and training:
+                h = torch.nn.functional.dropout(h, dropout, training=True)
+    return h
+
+
+def epoch_batches(masks, gens, batch_size):
+    """Each model's shuffled mini-batches of this epoch, padded to a common shape:
+    indices ``[n_steps, n_models, batch]`` into the pool and a validity mask."""
+    rows = [np.flatnonzero(m) for m in masks]
+    n_steps = max(-(-len(r) // batch_size) for r in rows)
+    idx = np.zeros((n_steps, len(rows), batch_size), dtype=np.int64)
+    valid = np.zeros(idx.shape, dtype=bool)
+    for k, (r, gen) in enumerate(zip(rows, gens)):
+        order = r[torch.randperm(len(r), generator=gen).numpy()]  # as TorchMLPClassifier.fit
+        for s, start in enumerate(range(0, len(r), batch_size)):
+            chunk = order[start:start + batch_size]
+            idx[s, k, :len(chunk)] = chunk
+            valid[s, k, :len(chunk)] = True
+    return torch.from_numpy(idx), torch.from_numpy(valid)
+
+
+def forward_backward(params, X, y, dropout=0.0):
+    """Backpropagation written out for stacked MLPs: each layer's input ``[n_models, batch,
+    fan_in]`` and the gradient of each example's own loss w.r.t. that layer's output. The
+    weight gradient of a batch is then one batched product per layer."""
+    inputs, keep, h = [], [], X
+    for i, (W, b) in enumerate(params):
+        inputs.append(h)
+        h = torch.baddbmm(b, h, W)
+        if i < len(params) - 1:
+            h = torch.relu(h)
+            mask = torch.sign(h)  # ReLU's derivative as 0/1 floats (faster than a bool mask)
+            if dropout > 0:
+                drop = torch.bernoulli(torch.full_like(h, 1 - dropout)) / (1 - dropout)
+                h, mask = h * drop, mask * drop
+            keep.append(mask)
+    delta = torch.softmax(h, dim=-1)
+    delta.scatter_add_(-1, y[..., None], -torch.ones(y.shape + (1,), dtype=delta.dtype))
+    deltas = [None] * len(params)
+    for i in range(len(params) - 1, -1, -1):
+        deltas[i] = delta
+        if i > 0:
+            delta = torch.bmm(delta, params[i][0].transpose(1, 2)) * keep[i - 1]
+    return inputs, deltas
+
+
+def train_stacked(params, X, y, masks, torch_seeds, *, epochs, batch_size, lr,
+                  weight_decay=0.0, dropout=0.0, progress=True):
+    """Mini-batch Adam on every model at once; each model's loss is the mean cross-entropy
+    of its own batch, and a model with no batch at a step is left untouched."""
+    gens = [torch.Generator().manual_seed(s) for s in torch_seeds]
+    adam = BatchedAdam(params, lr=lr, weight_decay=weight_decay)
+    for _ in tqdm(range(epochs), desc=f"training {len(masks)} models", delay=2.0,
+                  disable=not progress, leave=False):
+        idx, valid = epoch_batches(masks, gens, batch_size)
+        for s in range(idx.shape[0]):
+            n_valid = valid[s].sum(dim=1)
+            weight = (valid[s] / n_valid.clamp(min=1)[:, None]).unsqueeze(-1)  # batch means
+            with torch.no_grad():
+                inputs, deltas = forward_backward(params, X[idx[s]], y[idx[s]], dropout)
+                grads = []
+                for a, d in zip(inputs, deltas):
+                    d = d * weight
+                    grads += [torch.bmm(a.transpose(1, 2), d), d.sum(dim=1, keepdim=True)]
+            adam.step(grads, active=n_valid > 0)
+
+
+class BatchedAdam:
+    """Adam (as ``torch.optim.Adam``, L2 ``weight_decay`` added to the gradient) on stacked
+    parameters, with a separate step count per model so idle models stay untouched."""
+
+    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        self.params = [p for pair in params for p in pair]
+        self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
+        n_models = self.params[0].shape[0]
+        self.t = torch.zeros(n_models)
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+        self._torch_adam = torch.optim.Adam(self.params, lr=lr, betas=betas, eps=eps,
+                                            weight_decay=weight_decay, fused=True)
+
+    @torch.no_grad()
+    def step(self, grads, active):
+        b1, b2 = self.betas
+        if bool(active.all()) and bool((self.t == self.t[0]).all()):
+            self._step_all(grads, int(self.t[0]) + 1)
+            return
+        if self.weight_decay:
+            grads = torch._foreach_add(grads, self.params, alpha=self.weight_decay)
+        self.t += active.float()  # some models idle: per-model bias corrections
+        shape = (-1,) + (1,) * (self.params[0].dim() - 1)
+        on = active.float().view(shape)
+        c1 = (1 - b1 ** self.t.clamp(min=1)).view(shape)
+        c2 = (1 - b2 ** self.t.clamp(min=1)).view(shape)
+        for p, g, m, v in zip(self.params, grads, self.m, self.v):
+            m.lerp_(g, on * (1 - b1))  # idle models: weight 0, unchanged
+            v.lerp_(g * g, on * (1 - b2))
+            p.addcdiv_(m * (on * self.lr / c1), (v / c2).sqrt_().add_(self.eps), value=-1.0)
+
+    def _step_all(self, grads, t):
+        """Fast path: every model takes step ``t``: torch's own fused Adam kernel."""
+        self.t.fill_(t)
+        for p, g, m, v in zip(self.params, grads, self.m, self.v):
+            p.grad = g
+            self._torch_adam.state[p] = {"step": torch.tensor(float(t - 1)), "exp_avg": m, "exp_avg_sq": v}
+        self._torch_adam.step()
+
+
+def training_flops(n_features, hidden_sizes, n_classes, n_rows_seen):
+    """Matrix-multiply floating-point operations of training an MLP on ``n_rows_seen`` rows
+    (epochs x rows): forward ``2 a b`` per row and layer of shape ``a x b``, the weight
+    gradient the same again, and the input gradient for every layer but the first.
+
+    Introduced in benchmarks/bench_shadow_training.py."""
+    widths = [n_features, *hidden_sizes, n_classes]
+    per_row = 0
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        per_row += 2 * a * b * (2 if i == 0 else 3)
+    return per_row * n_rows_seen
