@@ -10,8 +10,27 @@ import numpy as np
 from sklearn.base import clone
 
 from mia_course._validation import check_int
-from mia_course.data import AdClicks, alice, make_ad_clicks, split_members
+from mia_course.data import SEGMENTS, AdClicks, alice, make_ad_clicks, split_members
 from mia_course.models import TorchMLPClassifier, seed_from
+
+
+def _draw_users(n, segments, rng):
+    """``n`` users, optionally only from the given segments (drawn until there are enough)."""
+    if segments is None:
+        return make_ad_clicks(n, random_state=rng)
+    if isinstance(segments, (str, bytes)) or not hasattr(segments, "__iter__"):
+        raise TypeError(f"segments: expected a list of segment indices, got {segments!r}")
+    segments = sorted({check_int(s, "segments", minimum=0, maximum=len(SEGMENTS) - 1) for s in segments})
+    parts, have = [], 0
+    while have < n:
+        batch = make_ad_clicks(2 * n, random_state=rng)
+        keep = np.isin(batch.segment, segments)
+        parts.append(batch)
+        have += int(keep.sum())
+    X = np.vstack([p.X[np.isin(p.segment, segments)] for p in parts])[:n]
+    y = np.concatenate([p.y[np.isin(p.segment, segments)] for p in parts])[:n]
+    seg = np.concatenate([p.segment[np.isin(p.segment, segments)] for p in parts])[:n]
+    return AdClicks(X=X, y=y, site_names=parts[0].site_names, segment=seg)
 
 
 @dataclass
@@ -39,9 +58,11 @@ class TargetSetting:
 
 
 def make_target_setting(n_members=1000, n_non_members=1000, *, include_alice=True,
-                        model=None, random_state=0):
+                        model=None, segments=None, random_state=0):
     """Draw a population, train ``model`` (default: the course's MLP) on the members.
 
+    ``segments``: draw users only from these interest segments (indices into
+    ``mia_course.data.SEGMENTS``), for the lesson on diverse training data.
     Introduced in notebooks/01_alice_and_the_ad_model.ipynb.
     """
     n_members = check_int(n_members, "n_members", minimum=2)
@@ -49,7 +70,7 @@ def make_target_setting(n_members=1000, n_non_members=1000, *, include_alice=Tru
     if not isinstance(include_alice, (bool, np.bool_)):
         raise TypeError(f"include_alice: expected True or False, got {include_alice!r}")
     rng = np.random.RandomState(seed_from(random_state))
-    data = make_ad_clicks(n_members + n_non_members, random_state=rng)
+    data = _draw_users(n_members + n_non_members, segments, rng)
     split = split_members(len(data), n_members, n_non_members, random_state=rng)
     X_train, y_train = data.X[split.members], data.y[split.members]
     if include_alice:

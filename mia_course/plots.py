@@ -56,3 +56,23 @@ def plot_score_histograms(is_member, scores, *, ax=None, bins=40, title="Attack 
     ax.set(xlabel=xlabel, ylabel="density", title=title)
     ax.legend()
     return ax
+
+
+def plot_privacy_utility(x, rows, *, xlabel, ax=None, attack="RMIA", xscale="linear", title=None):
+    """A defense's knob on the x axis: the attack's TPR at 1% FPR (left axis, red) and the
+    model's test accuracy (right axis, blue), from ``privacy_utility`` rows.
+
+    Introduced in notebooks/08_regularization_and_data.ipynb."""
+    if len(x) != len(rows) or not rows:
+        raise ValueError(f"rows: expected one row per x value, got {len(rows)} rows for {len(x)} values")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    tpr = [r[f"{attack} TPR@1.0% FPR"] for r in rows]
+    ax.plot(x, tpr, "o-", color="C3")
+    ax.set(xlabel=xlabel, xscale=xscale, title=title or xlabel)
+    ax.set_ylabel(f"{attack} TPR at 1% FPR", color="C3")
+    twin = ax.twinx()
+    twin.plot(x, [r["test accuracy"] for r in rows], "s--", color="C0")
+    twin.set_ylabel("test accuracy", color="C0")
+    twin.spines["right"].set_visible(True)
+    return ax
