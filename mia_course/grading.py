@@ -3,8 +3,8 @@
 Introduced in solutions/ex01_confidence.ipynb (every exercise notebook uses it).
 
 ``check(name, fn_or_namespace)`` draws fresh cases for the registered exercise ``name``
-(see ``mia_course.exercise_checks``), compares the learner's answers with the package's
-reference and returns a :class:`Report`: which cases passed and, for a failure, what is
+(see the ``mia_course.exercise_checks*`` modules), compares the learner's answers with the
+package's reference and returns a :class:`Report`: which cases passed and, for a failure, what is
 wrong, without the expected values. Exceptions, wrong types and shapes become failed
 checks, never a crash; a case running over ``timeout`` seconds is stopped.
 ``assert_passes`` prints the report and raises AssertionError unless it passed: graded
@@ -114,8 +114,11 @@ def register(exercise):
     return exercise
 
 
-def _load():
-    import mia_course.exercise_checks  # noqa: F401  (registers the exercises)
+def _load():  # importing a check module registers its exercises
+    import mia_course.exercise_checks  # noqa: F401  (lessons 01-03)
+    import mia_course.exercise_checks_exposure  # noqa: F401  (06-07)
+    import mia_course.exercise_checks_label_only  # noqa: F401  (05)
+    import mia_course.exercise_checks_strong  # noqa: F401  (04)
 
 
 def get_exercise(name):
