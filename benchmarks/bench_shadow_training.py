@@ -28,8 +28,18 @@ from mia_course.shadows import train_shadow_models, training_flops
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
-def matmul_gflops(n=1024, repeats=20):
-    """Best-of-3 fp32 GFLOP/s of an n x n matrix product with torch's default threads."""
+def matmul_gflops(n=1024, repeats=20, threads=None):
+    """Best-of-3 fp32 GFLOP/s of an n x n matrix product (``threads``: None = torch's default)."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _matmul_gflops(n, repeats)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _matmul_gflops(n, repeats):
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b
     best = 0.0
@@ -67,7 +77,8 @@ def main():
     masks = random_halves(args.n_models, args.pool, np.random.RandomState(0))
     est = TorchMLPClassifier()
 
-    peak = matmul_gflops()
+    peak = matmul_gflops()  # the machine: all cores
+    peak_1 = matmul_gflops(threads=1)  # one core, as the trainer runs by default
     train_shadow_models(est, data.X, data.y, masks[:2], random_state=0)  # warm-up
     start = time.perf_counter()
     batched = train_shadow_models(est, data.X, data.y, masks, random_state=1)
@@ -80,27 +91,34 @@ def main():
     acc_l = accuracies(np.stack([m.predict_proba(data.X) for m in loop]), data.y, masks)
     flops = training_flops(data.X.shape[1], est.hidden_sizes, 2, est.epochs * int(masks.sum()))
     achieved = flops / t_batched / 1e9
+    start = time.perf_counter()
+    train_shadow_models(est, data.X, data.y, masks, random_state=1, n_threads=os.cpu_count())
+    t_batched_all = time.perf_counter() - start
     checks = {
-        f"batched time <= 15 s": t_batched <= 15,
-        "batched >= 40% of matmul throughput": achieved >= 0.4 * peak,
+        "batched time <= 15 s": t_batched <= 15,
+        "batched >= 40% of the machine's matmul throughput": achieved >= 0.4 * peak,
+        "batched >= 40% of one core's matmul throughput": achieved >= 0.4 * peak_1,
         "batched >= 5x faster than the loop": t_loop >= 5 * t_batched,
         "accuracies agree within 2 points": max(abs(acc_b[0] - acc_l[0]), abs(acc_b[1] - acc_l[1])) <= 0.02,
     }
     body = f"""## Shadow training: {args.n_models} models, batched vs loop
 Measured {datetime.date.today()} on {platform.processor() or platform.machine()}, {os.cpu_count()} cores,
-torch {torch.__version__} with {torch.get_num_threads()} threads. Default architecture
+torch {torch.__version__}. Default architecture
 {est.hidden_sizes} hidden units, {est.epochs} epochs, batch {est.batch_size}; each model trains on
 {int(masks[0].sum())} of {args.pool} users.
 
 | | value |
 |---|---|
-| batched: {args.n_models} models | {t_batched:.2f} s |
+| batched: {args.n_models} models (1 thread, the default) | {t_batched:.2f} s |
+| batched with {os.cpu_count()} threads | {t_batched_all:.2f} s |
 | loop of single fits | {t_loop:.2f} s |
 | speed-up | {t_loop / t_batched:.1f}x |
 | training work (matmul FLOPs) | {flops / 1e9:.1f} GFLOP |
 | batched throughput | {achieved:.1f} GFLOP/s |
-| machine fp32 matmul (1024x1024) | {peak:.1f} GFLOP/s |
+| machine fp32 matmul (1024x1024, {os.cpu_count()} threads) | {peak:.1f} GFLOP/s |
+| one core fp32 matmul (1024x1024) | {peak_1:.1f} GFLOP/s |
 | batched / machine | {achieved / peak:.0%} |
+| batched / one core | {achieved / peak_1:.0%} |
 | train / test accuracy, batched | {acc_b[0]:.3f} / {acc_b[1]:.3f} |
 | train / test accuracy, loop | {acc_l[0]:.3f} / {acc_l[1]:.3f} |
 

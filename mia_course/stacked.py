@@ -58,28 +58,35 @@ def epoch_batches(masks, gens, batch_size):
     return torch.from_numpy(idx), torch.from_numpy(valid)
 
 
-def forward_backward(params, X, y, dropout=0.0):
+def forward_backward(params, X, y, dropout=0.0, weight=None):
     """Backpropagation written out for stacked MLPs: each layer's input ``[n_models, batch,
-    fan_in]`` and the gradient of each example's own loss w.r.t. that layer's output. The
-    weight gradient of a batch is then one batched product per layer."""
+    fan_in]`` and the gradient of each example's own loss (times ``weight[model, example]``,
+    if given) w.r.t. that layer's output. The weight gradient of a batch is then one
+    batched product per layer."""
     inputs, keep, h = [], [], X
     for i, (W, b) in enumerate(params):
         inputs.append(h)
         h = torch.baddbmm(b, h, W)
         if i < len(params) - 1:
             h = torch.relu(h)
-            mask = torch.sign(h)  # ReLU's derivative as 0/1 floats (faster than a bool mask)
+            drop = None
             if dropout > 0:
                 drop = torch.bernoulli(torch.full_like(h, 1 - dropout)) / (1 - dropout)
-                h, mask = h * drop, mask * drop
-            keep.append(mask)
+                h = h * drop
+            keep.append((h, drop))
     delta = torch.softmax(h, dim=-1)
     delta.scatter_add_(-1, y[..., None], -torch.ones(y.shape + (1,), dtype=delta.dtype))
+    if weight is not None:  # backpropagation is linear: weighting the top weights them all
+        delta = delta * weight[..., None]
     deltas = [None] * len(params)
     for i in range(len(params) - 1, -1, -1):
         deltas[i] = delta
         if i > 0:
-            delta = torch.bmm(delta, params[i][0].transpose(1, 2)) * keep[i - 1]
+            h, drop = keep[i - 1]
+            delta = torch.bmm(delta, params[i][0].transpose(1, 2))
+            delta = torch.ops.aten.threshold_backward(delta, h, 0.0)  # ReLU: pass where h > 0
+            if drop is not None:
+                delta = delta * drop
     return inputs, deltas
 
 
@@ -92,16 +99,16 @@ def train_stacked(params, X, y, masks, torch_seeds, *, epochs, batch_size, lr,
     for _ in tqdm(range(epochs), desc=f"training {len(masks)} models", delay=2.0,
                   disable=not progress, leave=False):
         idx, valid = epoch_batches(masks, gens, batch_size)
+        n_valid = valid.sum(dim=2)  # [steps, models]
+        weight = valid / n_valid.clamp(min=1)[..., None]  # each model's batch mean
+        X_epoch, y_epoch = X[idx], y[idx]  # one gather per epoch
         for s in range(idx.shape[0]):
-            n_valid = valid[s].sum(dim=1)
-            weight = (valid[s] / n_valid.clamp(min=1)[:, None]).unsqueeze(-1)  # batch means
             with torch.no_grad():
-                inputs, deltas = forward_backward(params, X[idx[s]], y[idx[s]], dropout)
+                inputs, deltas = forward_backward(params, X_epoch[s], y_epoch[s], dropout, weight[s])
                 grads = []
                 for a, d in zip(inputs, deltas):
-                    d = d * weight
                     grads += [torch.bmm(a.transpose(1, 2), d), d.sum(dim=1, keepdim=True)]
-            adam.step(grads, active=n_valid > 0)
+            adam.step(grads, active=n_valid[s] > 0)
 
 
 class BatchedAdam:
