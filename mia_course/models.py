@@ -87,8 +87,8 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         check_int(self.patience, "patience", minimum=1)
         return sizes
 
-    def fit(self, X, y):
-        """Train on ``X`` (rows x features) and labels ``y``; returns ``self``."""
+    def _prepare(self, X, y):
+        """Validated ``X``, class indices of ``y`` and hidden sizes; sets ``classes_``."""
         sizes = self._check_params()
         X = check_matrix(X, "X")
         y = check_labels(y, "y", n=X.shape[0])
@@ -96,6 +96,11 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise ValueError("y: expected at least two classes, got one")
         self.n_features_in_ = X.shape[1]
+        return X, y_idx.astype(np.int64), sizes
+
+    def fit(self, X, y):
+        """Train on ``X`` (rows x features) and labels ``y``; returns ``self``."""
+        X, y_idx, sizes = self._prepare(X, y)
         seed = seed_from(self.random_state)
         device = torch.device(self.device)
         # fork_rng: leave the caller's global torch seed as it was

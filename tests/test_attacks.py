@@ -3,7 +3,6 @@ import math
 
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -13,6 +12,7 @@ from mia_course.attacks import (ConfidenceThresholdAttack, LossThresholdAttack, 
                                 best_threshold, cross_entropy_loss, true_class_probability)
 from mia_course.metrics import roc_auc
 from mia_course.models import TorchMLPClassifier
+from helpers import Recorder
 
 TABLE = [[0.2, 0.8], [0.6, 0.4], [1.0, 0.0], [0.5, 0.5]]
 LR = LogisticRegression(max_iter=300)
@@ -168,16 +168,6 @@ def test_shadow_attack_other_models(ad):
     assert np.isfinite(t.fit(X, y).threshold_)
 
 
-class Recorder(ClassifierMixin, BaseEstimator):
-    """A shadow model whose fit records each call (in a class attribute: clones share it)."""
-    calls = []
-
-    def __init__(self, random_state=None):
-        self.random_state = random_state
-
-    def fit(self, X, y):
-        Recorder.calls.append(len(y))
-        return LogisticRegression().fit(X, y)
 
 
 @pytest.mark.parametrize("make, args, err, match", [

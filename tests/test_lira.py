@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 from scipy.stats import norm
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from mia_course.data import make_ad_clicks
 from mia_course.lira import LiRA, lira_scores, logit_confidence, random_halves
 from mia_course.metrics import roc_auc
 from mia_course.models import TorchMLPClassifier
+from helpers import Recorder
 
 LR = LogisticRegression(max_iter=300)
 
@@ -202,15 +202,6 @@ def test_online_lira_beats_guessing_on_overfit_target():
     assert roc_auc(np.r_[np.ones(300), np.zeros(300)], scores) > 0.6
 
 
-class Recorder(ClassifierMixin, BaseEstimator):
-    calls = []
-
-    def __init__(self, random_state=None):
-        self.random_state = random_state
-
-    def fit(self, X, y):
-        Recorder.calls.append(len(y))
-        return LogisticRegression().fit(X, y)
 
 
 @pytest.mark.parametrize("params, X, y, err, match", [

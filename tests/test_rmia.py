@@ -4,13 +4,13 @@ import math
 
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from mia_course.data import make_ad_clicks
 from mia_course.metrics import roc_auc
 from mia_course.models import TorchMLPClassifier
 from mia_course.rmia import RMIA, rmia_scores
+from helpers import Recorder
 
 LR = LogisticRegression(max_iter=300)
 
@@ -124,15 +124,6 @@ def test_rmia_beats_guessing_on_overfit_target(online):
     assert roc_auc(np.r_[np.ones(300), np.zeros(300)], rmia.score_samples(target, X, y)) > 0.6
 
 
-class Recorder(ClassifierMixin, BaseEstimator):
-    calls = []
-
-    def __init__(self, random_state=None):
-        self.random_state = random_state
-
-    def fit(self, X, y):
-        Recorder.calls.append(len(y))
-        return LogisticRegression().fit(X, y)
 
 
 @pytest.mark.parametrize("params, X, y, err, match", [

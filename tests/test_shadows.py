@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
@@ -10,6 +10,7 @@ from mia_course.data import make_ad_clicks
 from mia_course.models import TorchMLPClassifier
 from mia_course.shadows import (BatchedAdam, BatchedMLP, ShadowModels, epoch_batches,
                                 train_shadow_models)
+from helpers import Recorder
 
 
 def seeds_of(random_state, n_models):
@@ -165,16 +166,6 @@ def test_batched_model_views_and_determinism(pool):
     assert not hasattr(est, "net_")
 
 
-class Recorder(ClassifierMixin, BaseEstimator):
-    """An estimator whose fit records each call (class attribute: clones share it)."""
-    calls = []
-
-    def __init__(self, random_state=None):
-        self.random_state = random_state
-
-    def fit(self, X, y):
-        Recorder.calls.append(len(y))
-        return LogisticRegression().fit(X, y)
 
 
 X6, Y6 = np.eye(6, dtype=np.float32), np.array([0, 1] * 3)

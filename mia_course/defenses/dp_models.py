@@ -90,15 +90,3 @@ class DPMLPClassifier(TorchMLPClassifier):
         net.eval()
         self.net_ = net._module if hasattr(net, "_module") else net
         return self
-
-    def _prepare(self, X, y):
-        """Validated ``X``, class indices of ``y``, and hidden sizes; sets ``classes_``."""
-        from mia_course._validation import check_labels, check_matrix
-        sizes = self._check_params()
-        X = check_matrix(X, "X")
-        y = check_labels(y, "y", n=X.shape[0])
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError("y: expected at least two classes, got one")
-        self.n_features_in_ = X.shape[1]
-        return X, y_idx.astype(np.int64), sizes
