@@ -10,7 +10,6 @@ every attack runs on it unchanged.
 """
 import warnings
 
-import numpy as np
 import torch
 from opacus.accountants.utils import get_noise_multiplier
 
