@@ -78,7 +78,7 @@ def main():
     est = TorchMLPClassifier()
 
     peak = matmul_gflops()  # the machine: all cores
-    peak_1 = matmul_gflops(threads=1)  # one core, as the trainer runs by default
+    peak_1 = matmul_gflops(threads=1)  # one core
     train_shadow_models(est, data.X, data.y, masks[:2], random_state=0)  # warm-up
     start = time.perf_counter()
     batched = train_shadow_models(est, data.X, data.y, masks, random_state=1)
@@ -92,12 +92,12 @@ def main():
     flops = training_flops(data.X.shape[1], est.hidden_sizes, 2, est.epochs * int(masks.sum()))
     achieved = flops / t_batched / 1e9
     start = time.perf_counter()
-    train_shadow_models(est, data.X, data.y, masks, random_state=1, n_threads=os.cpu_count())
-    t_batched_all = time.perf_counter() - start
+    train_shadow_models(est, data.X, data.y, masks, random_state=1, n_threads=1)
+    t_batched_1 = time.perf_counter() - start
     checks = {
         "batched time <= 15 s": t_batched <= 15,
         "batched >= 40% of the machine's matmul throughput": achieved >= 0.4 * peak,
-        "batched >= 40% of one core's matmul throughput": achieved >= 0.4 * peak_1,
+        "batched on one thread >= 40% of one core's matmul throughput": flops / t_batched_1 / 1e9 >= 0.4 * peak_1,
         "batched >= 5x faster than the loop": t_loop >= 5 * t_batched,
         "accuracies agree within 2 points": max(abs(acc_b[0] - acc_l[0]), abs(acc_b[1] - acc_l[1])) <= 0.02,
     }
@@ -109,16 +109,16 @@ torch {torch.__version__}. Default architecture
 
 | | value |
 |---|---|
-| batched: {args.n_models} models (1 thread, the default) | {t_batched:.2f} s |
-| batched with {os.cpu_count()} threads | {t_batched_all:.2f} s |
-| loop of single fits | {t_loop:.2f} s |
+| batched: {args.n_models} models (all {os.cpu_count()} cores, the default) | {t_batched:.2f} s |
+| batched on one thread | {t_batched_1:.2f} s |
+| loop of single fits (one thread each, their fastest) | {t_loop:.2f} s |
 | speed-up | {t_loop / t_batched:.1f}x |
 | training work (matmul FLOPs) | {flops / 1e9:.1f} GFLOP |
 | batched throughput | {achieved:.1f} GFLOP/s |
 | machine fp32 matmul (1024x1024, {os.cpu_count()} threads) | {peak:.1f} GFLOP/s |
 | one core fp32 matmul (1024x1024) | {peak_1:.1f} GFLOP/s |
 | batched / machine | {achieved / peak:.0%} |
-| batched / one core | {achieved / peak_1:.0%} |
+| batched on one thread / one core | {flops / t_batched_1 / 1e9 / peak_1:.0%} |
 | train / test accuracy, batched | {acc_b[0]:.3f} / {acc_b[1]:.3f} |
 | train / test accuracy, loop | {acc_l[0]:.3f} / {acc_l[1]:.3f} |
 

@@ -41,9 +41,9 @@ def check_masks(masks, n_records):
 def train_shadow_models(estimator, X, y, masks, *, random_state=None, n_jobs=None, n_threads=None):
     """Train one clone of ``estimator`` per row of ``masks`` on ``X[mask], y[mask]``.
 
-    ``n_threads``: torch CPU threads for the batched trainer (None: the estimator's own
-    ``n_threads``, 1 by default: measured on 2 cores, a second thread gains little here and
-    loses badly when other programs share the CPU). ``n_jobs``: joblib workers for other
+    ``n_threads``: torch CPU threads for the batched trainer (None: torch's default, all
+    cores: on an idle 2-core machine two threads train twice as fast as one; when other
+    programs load the CPU, pass ``n_threads=1``). ``n_jobs``: joblib workers for other
     estimators.
     Returns a ``ShadowModels`` whose ``predict_proba(X)`` is ``[n_models, n_rows, n_classes]``.
     Introduced in notebooks/04_lira_and_rmia.ipynb.
@@ -57,8 +57,6 @@ def train_shadow_models(estimator, X, y, masks, *, random_state=None, n_jobs=Non
     seeds = [int(s) for s in rng.randint(2**31 - 1, size=len(masks))]
     if n_threads is not None:
         check_int(n_threads, "n_threads", minimum=1)
-    else:
-        n_threads = getattr(estimator, "n_threads", None)
     from mia_course.defenses.dp_models import DPMLPClassifier  # defenses build on this module
     if isinstance(estimator, DPMLPClassifier):
         from mia_course.defenses.dp_shadows import BatchedDPMLP
