@@ -86,6 +86,8 @@ class DPMLPClassifier(TorchMLPClassifier):
                     opt.step()
             self.epsilon_ = float(engine.get_epsilon(self.delta))
             self.noise_multiplier_ = float(opt.noise_multiplier)
+        if hasattr(net, "remove_hooks"):
+            net.remove_hooks()  # a plain module again: backward() works, e.g. for inversion
         net.eval()
         self.net_ = net._module if hasattr(net, "_module") else net
         return self
