@@ -9,7 +9,7 @@ import pytest
 import mia_course
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = [m.name for m in pkgutil.walk_packages(mia_course.__path__)
+MODULES = [m.name for m in pkgutil.walk_packages(mia_course.__path__, prefix="mia_course.")
            if not m.name.split(".")[-1].startswith("_")]
 
 
@@ -21,12 +21,12 @@ def test_modules_stay_readable_in_one_sitting(path):
 
 def public_objects():
     for name in MODULES:
-        module = importlib.import_module(f"mia_course.{name}")
+        module = importlib.import_module(name)
         for attr, obj in vars(module).items():
             if attr.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
                 continue
             if inspect.isfunction(obj) or inspect.isclass(obj):
-                yield f"{name}.{attr}", obj
+                yield f"{name[len('mia_course.'):]}.{attr}", obj
 
 
 @pytest.mark.parametrize("name,obj", list(public_objects()), ids=lambda x: x if isinstance(x, str) else "")
