@@ -25,9 +25,9 @@ def graded_code(nb):
     return [c for c in nb.cells if c.cell_type == "code" and is_grade(c) and not is_solution(c)]
 
 
-def test_lessons_01_to_07_have_exercises():
+def test_lessons_01_to_11_have_exercises():
     prefixes = {p.stem[:4] for p in SOLUTIONS}
-    assert {f"ex0{n}" for n in range(1, 8)} <= prefixes
+    assert {f"ex{n:02d}" for n in range(1, 12)} <= prefixes
     assert all(re.fullmatch(r"ex\d\d_\w+", p.stem) for p in SOLUTIONS)
 
 
