@@ -14,3 +14,34 @@ class Recorder(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         Recorder.calls.append(len(y))
         return LogisticRegression().fit(X, y)
+
+
+# ---- the three checks every graded exercise must pass (tests/test_grading*.py) ----
+
+def assert_reference_passes(name, reference, hidden_cases, n_seeds):
+    """The package's reference passes the public and the hidden cases, for many seeds."""
+    from mia_course.grading import check
+    for seed in range(n_seeds):
+        for cases in (None, hidden_cases):
+            report = check(name, reference, seed=seed, cases=cases)
+            assert report.passed, str(report)
+
+
+def assert_hard_coded_answer_fails(name, reference):
+    """An answer that is right for one case, returned for every case, fails."""
+    import numpy as np
+    from mia_course.grading import REGISTRY, check
+    exercise = REGISTRY[name]
+    _, args, _ = exercise.make_case(np.random.default_rng(0), **exercise.default_cases[0])
+    answer = reference(*args)
+    assert not check(name, lambda *a: answer, seed=1).passed
+
+
+def assert_exception_is_reported(name):
+    """A learner's exception becomes a failed check that shows its message."""
+    from mia_course.grading import check
+
+    def broken(*args):
+        raise ZeroDivisionError("my own bug")
+    report = check(name, broken)
+    assert not report.passed and "ZeroDivisionError: my own bug" in str(report)

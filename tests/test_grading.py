@@ -12,6 +12,7 @@ from mia_course.attacks import (LossThresholdAttack, ShadowModelAttack, best_thr
 from mia_course.exercise_checks import reference_attack_dataset
 from mia_course.grading import REGISTRY, ToyModel, assert_passes, call_limited, check, exercise_names
 from mia_course.metrics import roc, tpr_at_fpr
+from helpers import assert_exception_is_reported, assert_hard_coded_answer_fails, assert_reference_passes
 
 
 def _fractions(conf, is_member, level):
@@ -51,26 +52,17 @@ def test_unknown_name_raises_value_error_listing_valid_names():
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_the_package_reference_passes_public_and_hidden_cases(name):
-    for seed in range(15):
-        for cases in (None, HIDDEN_OPTIONS[name]):
-            report = check(name, REFERENCES[name], seed=seed, cases=cases)
-            assert report.passed, str(report)
+    assert_reference_passes(name, REFERENCES[name], HIDDEN_OPTIONS[name], n_seeds=15)
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_a_hard_coded_answer_fails(name):
-    exercise = REGISTRY[name]
-    _, args, _ = exercise.make_case(np.random.default_rng(0), **exercise.default_cases[0])
-    answer = REFERENCES[name](*args)  # right for one case, returned for every case
-    assert not check(name, lambda *a: answer, seed=1).passed
+    assert_hard_coded_answer_fails(name, REFERENCES[name])
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_a_learners_exception_is_a_failed_check_with_its_message(name):
-    def broken(*args):
-        raise ZeroDivisionError("my own bug")
-    report = check(name, broken)
-    assert not report.passed and "ZeroDivisionError: my own bug" in str(report)
+    assert_exception_is_reported(name)
 
 
 def test_not_implemented_stops_early_and_says_so():

@@ -10,6 +10,7 @@ from mia_course.defenses.outputs import RoundedOutputs, keep_top_class
 from mia_course.exercise_checks_defenses import _Fixed, reference_pareto_front
 from mia_course.grading import REGISTRY, check, exercise_names
 from mia_course.metrics import membership_advantage, roc
+from helpers import assert_exception_is_reported, assert_hard_coded_answer_fails, assert_reference_passes
 
 LESSONS = ("ex08", "ex09", "ex10", "ex11")
 
@@ -68,26 +69,17 @@ def test_registry_lists_one_check_per_graded_function_of_lessons_08_to_11():
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_the_package_reference_passes_public_and_hidden_cases(name):
-    for seed in range(10):
-        for cases in (None, HIDDEN_OPTIONS[name]):
-            report = check(name, REFERENCES[name], seed=seed, cases=cases)
-            assert report.passed, str(report)
+    assert_reference_passes(name, REFERENCES[name], HIDDEN_OPTIONS[name], n_seeds=10)
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_a_hard_coded_answer_fails(name):
-    exercise = REGISTRY[name]
-    _, args, _ = exercise.make_case(np.random.default_rng(0), **exercise.default_cases[0])
-    answer = REFERENCES[name](*args)  # right for one case, returned for every case
-    assert not check(name, lambda *a: answer, seed=1).passed
+    assert_hard_coded_answer_fails(name, REFERENCES[name])
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_a_learners_exception_is_a_failed_check_with_its_message(name):
-    def broken(*args):
-        raise ZeroDivisionError("my own bug")
-    report = check(name, broken)
-    assert not report.passed and "ZeroDivisionError: my own bug" in str(report)
+    assert_exception_is_reported(name)
 
 
 def test_the_noise_check_accepts_any_draw_of_the_right_distribution():

@@ -12,6 +12,7 @@ from mia_course.lira import lira_scores, logit_confidence
 from mia_course.metrics import most_exposed
 from mia_course.rmia import rmia_scores
 from mia_course.stacked import stacked_forward
+from helpers import assert_exception_is_reported, assert_hard_coded_answer_fails, assert_reference_passes
 
 
 def _robustness(model, X, y, copies):
@@ -55,26 +56,17 @@ def test_registry_lists_one_check_per_graded_function_of_lessons_04_to_07():
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_the_package_reference_passes_public_and_hidden_cases(name):
-    for seed in range(10):
-        for cases in (None, HIDDEN_OPTIONS[name]):
-            report = check(name, REFERENCES[name], seed=seed, cases=cases)
-            assert report.passed, str(report)
+    assert_reference_passes(name, REFERENCES[name], HIDDEN_OPTIONS[name], n_seeds=10)
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_a_hard_coded_answer_fails(name):
-    exercise = REGISTRY[name]
-    _, args, _ = exercise.make_case(np.random.default_rng(0), **exercise.default_cases[0])
-    answer = REFERENCES[name](*args)  # right for one case, returned for every case
-    assert not check(name, lambda *a: answer, seed=1).passed
+    assert_hard_coded_answer_fails(name, REFERENCES[name])
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_a_learners_exception_is_a_failed_check_with_its_message(name):
-    def broken(*args):
-        raise ZeroDivisionError("my own bug")
-    report = check(name, broken)
-    assert not report.passed and "ZeroDivisionError: my own bug" in str(report)
+    assert_exception_is_reported(name)
 
 
 def test_robustness_reference_is_what_label_only_attack_computes():
