@@ -45,3 +45,24 @@ def assert_exception_is_reported(name):
         raise ZeroDivisionError("my own bug")
     report = check(name, broken)
     assert not report.passed and "ZeroDivisionError: my own bug" in str(report)
+
+
+def generic_grading_tests(references, hidden_options, n_seeds):
+    """The three tests above, parametrized over ``references`` (one per graded function);
+    a test module assigns them to names starting with ``test_``."""
+    import pytest
+    names = pytest.mark.parametrize("name", sorted(references))
+
+    @names
+    def reference_passes(name):
+        assert_reference_passes(name, references[name], hidden_options[name], n_seeds)
+
+    @names
+    def hard_coded_answer_fails(name):
+        assert_hard_coded_answer_fails(name, references[name])
+
+    @names
+    def exception_is_reported(name):
+        assert_exception_is_reported(name)
+
+    return reference_passes, hard_coded_answer_fails, exception_is_reported

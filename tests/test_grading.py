@@ -12,7 +12,7 @@ from mia_course.attacks import (LossThresholdAttack, ShadowModelAttack, best_thr
 from mia_course.exercise_checks import reference_attack_dataset
 from mia_course.grading import REGISTRY, ToyModel, assert_passes, call_limited, check, exercise_names
 from mia_course.metrics import roc, tpr_at_fpr
-from helpers import assert_exception_is_reported, assert_hard_coded_answer_fails, assert_reference_passes
+from helpers import generic_grading_tests
 
 
 def _fractions(conf, is_member, level):
@@ -50,19 +50,9 @@ def test_unknown_name_raises_value_error_listing_valid_names():
         check("ex02_tpr_at_fpx", tpr_at_fpr)
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCES))
-def test_the_package_reference_passes_public_and_hidden_cases(name):
-    assert_reference_passes(name, REFERENCES[name], HIDDEN_OPTIONS[name], n_seeds=15)
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCES))
-def test_a_hard_coded_answer_fails(name):
-    assert_hard_coded_answer_fails(name, REFERENCES[name])
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCES))
-def test_a_learners_exception_is_a_failed_check_with_its_message(name):
-    assert_exception_is_reported(name)
+# the package's reference passes; a hard-coded answer fails; a learner's exception is reported
+(test_the_package_reference_passes_public_and_hidden_cases, test_a_hard_coded_answer_fails,
+ test_a_learners_exception_is_a_failed_check_with_its_message) = generic_grading_tests(REFERENCES, HIDDEN_OPTIONS, n_seeds=15)
 
 
 def test_not_implemented_stops_early_and_says_so():

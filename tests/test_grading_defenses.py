@@ -10,7 +10,7 @@ from mia_course.defenses.outputs import RoundedOutputs, keep_top_class
 from mia_course.exercise_checks_defenses import _Fixed, reference_pareto_front
 from mia_course.grading import REGISTRY, check, exercise_names
 from mia_course.metrics import membership_advantage, roc
-from helpers import assert_exception_is_reported, assert_hard_coded_answer_fails, assert_reference_passes
+from helpers import generic_grading_tests
 
 LESSONS = ("ex08", "ex09", "ex10", "ex11")
 
@@ -67,19 +67,9 @@ def test_registry_lists_one_check_per_graded_function_of_lessons_08_to_11():
     assert {n[:4] for n in REFERENCES} == set(LESSONS)
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCES))
-def test_the_package_reference_passes_public_and_hidden_cases(name):
-    assert_reference_passes(name, REFERENCES[name], HIDDEN_OPTIONS[name], n_seeds=10)
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCES))
-def test_a_hard_coded_answer_fails(name):
-    assert_hard_coded_answer_fails(name, REFERENCES[name])
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCES))
-def test_a_learners_exception_is_a_failed_check_with_its_message(name):
-    assert_exception_is_reported(name)
+# the package's reference passes; a hard-coded answer fails; a learner's exception is reported
+(test_the_package_reference_passes_public_and_hidden_cases, test_a_hard_coded_answer_fails,
+ test_a_learners_exception_is_a_failed_check_with_its_message) = generic_grading_tests(REFERENCES, HIDDEN_OPTIONS, n_seeds=10)
 
 
 def test_the_noise_check_accepts_any_draw_of_the_right_distribution():

@@ -12,7 +12,7 @@ from mia_course.lira import lira_scores, logit_confidence
 from mia_course.metrics import most_exposed
 from mia_course.rmia import rmia_scores
 from mia_course.stacked import stacked_forward
-from helpers import assert_exception_is_reported, assert_hard_coded_answer_fails, assert_reference_passes
+from helpers import generic_grading_tests
 
 
 def _robustness(model, X, y, copies):
@@ -54,19 +54,9 @@ def test_registry_lists_one_check_per_graded_function_of_lessons_04_to_07():
     assert {n[:4] for n in REFERENCES} == {"ex04", "ex05", "ex06", "ex07"}
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCES))
-def test_the_package_reference_passes_public_and_hidden_cases(name):
-    assert_reference_passes(name, REFERENCES[name], HIDDEN_OPTIONS[name], n_seeds=10)
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCES))
-def test_a_hard_coded_answer_fails(name):
-    assert_hard_coded_answer_fails(name, REFERENCES[name])
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCES))
-def test_a_learners_exception_is_a_failed_check_with_its_message(name):
-    assert_exception_is_reported(name)
+# the package's reference passes; a hard-coded answer fails; a learner's exception is reported
+(test_the_package_reference_passes_public_and_hidden_cases, test_a_hard_coded_answer_fails,
+ test_a_learners_exception_is_a_failed_check_with_its_message) = generic_grading_tests(REFERENCES, HIDDEN_OPTIONS, n_seeds=10)
 
 
 def test_robustness_reference_is_what_label_only_attack_computes():
