@@ -133,3 +133,17 @@ def test_audit_bad_inputs(kwargs, match):
         empirical_epsilon([1, 0, 1, 0], [0.1, 0.2, 0.3, 0.4], **kwargs)
     with pytest.raises(ValueError, match="epsilon"):
         dp_bound_tpr([0.1], -1.0, 1e-5)
+
+
+def test_audit_finds_nothing_on_a_model_trained_without_the_candidates():
+    from mia_course.attacks import LossThresholdAttack
+    from mia_course.data import make_ad_clicks
+    from mia_course.models import TorchMLPClassifier
+    d = make_ad_clicks(1600, random_state=0)
+    model = TorchMLPClassifier(epochs=10, random_state=0).fit(d.X[:800], d.y[:800])
+    # "members" and "non-members" are both users the model never saw
+    pseudo_member = np.r_[np.ones(400, bool), np.zeros(400, bool)]
+    scores = LossThresholdAttack().score_samples(model, d.X[800:], d.y[800:])
+    assert empirical_epsilon(pseudo_member, scores, 1e-5) < 0.3
+    real_member = np.r_[np.ones(800, bool), np.zeros(800, bool)]  # while the real members leak
+    assert empirical_epsilon(real_member, LossThresholdAttack().score_samples(model, d.X, d.y), 1e-5) > 0.3
