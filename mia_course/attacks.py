@@ -31,10 +31,18 @@ def _probabilities(model, X, y):
     X, y = check_query(model, X, y)
     P = np.asarray(model.predict_proba(X), dtype=np.float64)
     classes = np.asarray(getattr(model, "classes_", np.arange(P.shape[1])))
+    return P, true_columns(classes, y, known_to="the model")
+
+
+def true_columns(classes, y, known_to="the model"):
+    """The column of each label ``y`` in ``classes`` (ValueError for unknown labels).
+
+    Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
+    classes, y = np.asarray(classes), np.asarray(y)
     col = np.searchsorted(classes, y)
     if np.any(col >= len(classes)) or np.any(classes[np.minimum(col, len(classes) - 1)] != y):
-        raise ValueError("y: contains labels the model does not know")
-    return P, col
+        raise ValueError(f"y: contains labels {known_to} does not know")
+    return col
 
 
 def sum_of_other_classes(P, col):

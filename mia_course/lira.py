@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_labels, check_matrix
-from mia_course.attacks import check_query, sum_of_other_classes
+from mia_course.attacks import check_query, sum_of_other_classes, true_columns  # noqa: F401
 from mia_course.models import TorchMLPClassifier
 from mia_course.shadows import train_shadow_models
 
@@ -46,14 +46,6 @@ def random_halves(n_models, n_records, rng):
         if k + 1 < n_models:
             masks[k + 1] = ~first
     return masks
-
-
-def true_columns(classes, y):
-    """The column of each label ``y`` in ``classes`` (ValueError for unknown labels)."""
-    col = np.searchsorted(classes, y)
-    if np.any(col >= len(classes)) or np.any(classes[np.minimum(col, len(classes) - 1)] != y):
-        raise ValueError("y: contains labels the shadow models never saw")
-    return col
 
 
 def row_keys(X, y):
@@ -100,7 +92,8 @@ class LiRA(BaseEstimator):
             raise ValueError("LiRA: call fit(X_pool, y_pool) before scoring")
         X = check_matrix(X, "X")
         y = check_labels(y, "y", n=X.shape[0])
-        phi = logit_confidence(self.shadows_.predict_proba(X), true_columns(self.classes_, y))
+        col = true_columns(self.classes_, y, known_to="the shadow models")
+        phi = logit_confidence(self.shadows_.predict_proba(X), col)
         is_in = np.zeros(phi.shape, dtype=bool)
         for j, key in enumerate(row_keys(X, y)):
             for i in self._pool_index.get(key, ()):
@@ -111,7 +104,8 @@ class LiRA(BaseEstimator):
         """Higher = more likely a member of ``model``'s training set."""
         X, y = check_query(model, X, y)
         phi, is_in = self.shadow_confidences(X, y)
-        target = logit_confidence(model.predict_proba(X), true_columns(self.classes_, y))
+        col = true_columns(self.classes_, y, known_to="the shadow models")
+        target = logit_confidence(model.predict_proba(X), col)
         if self.online:
             missing = np.flatnonzero(is_in.sum(0) == 0)
             if len(missing):
