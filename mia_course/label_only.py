@@ -20,9 +20,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_labels, check_matrix, check_model, check_real
-from mia_course.lira import random_halves
-from mia_course.models import TorchMLPClassifier
-from mia_course.shadows import train_shadow_models
+from mia_course.shadows import train_on_random_halves
 
 
 def perturb(X, n_copies, rng, *, n_flips=1, noise_scale=0.5):
@@ -61,10 +59,8 @@ class LabelOnlyAttack(BaseEstimator):
         n = check_int(self.n_references, "n_references", minimum=1)
         X = check_matrix(X_population, "X_population")
         y = check_labels(y_population, "y_population", n=X.shape[0])
-        rng = check_random_state(self.random_state)
-        masks = random_halves(n, len(y), rng)
-        estimator = self.reference_model if self.reference_model is not None else TorchMLPClassifier()
-        self.references_ = train_shadow_models(estimator, X, y, masks, random_state=rng)
+        _, self.references_ = train_on_random_halves(
+            self.reference_model, X, y, n, check_random_state(self.random_state))
         return self
 
     def score_samples(self, model, X, y):

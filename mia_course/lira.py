@@ -16,8 +16,7 @@ from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_labels, check_matrix
 from mia_course.attacks import check_query, sum_of_other_classes, true_columns  # noqa: F401
-from mia_course.models import TorchMLPClassifier
-from mia_course.shadows import train_shadow_models
+from mia_course.shadows import random_halves, train_on_random_halves  # noqa: F401
 
 
 def logit_confidence(P, col):
@@ -30,22 +29,6 @@ def logit_confidence(P, col):
     p_true = np.take_along_axis(P, np.broadcast_to(col[:, None], P.shape[:-1] + (1,)), axis=-1)[..., 0]
     rest = sum_of_other_classes(P, col)
     return np.log(np.clip(p_true, 1e-300, None)) - np.log(np.clip(rest, 1e-300, None))
-
-
-def random_halves(n_models, n_records, rng):
-    """``[n_models, n_records]`` masks in complementary pairs: models ``2k`` and ``2k+1``
-    split one random permutation of the records in half. Every model trains on exactly
-    half of the records (so all train for the same number of steps), and for an even
-    number of models every record is IN exactly half of them (Carlini et al.'s design).
-
-    Introduced in notebooks/04_lira_and_rmia.ipynb."""
-    masks = np.zeros((n_models, n_records), dtype=bool)
-    for k in range(0, n_models, 2):
-        first = rng.permutation(n_records) < n_records // 2
-        masks[k] = first
-        if k + 1 < n_models:
-            masks[k + 1] = ~first
-    return masks
 
 
 def row_keys(X, y):
@@ -75,10 +58,8 @@ class LiRA(BaseEstimator):
             raise ValueError("n_shadows: online LiRA needs at least 2 shadows (some IN, some OUT)")
         X_pool = check_matrix(X_pool, "X_pool")
         y_pool = check_labels(y_pool, "y_pool", n=X_pool.shape[0])
-        rng = check_random_state(self.random_state)
-        self.masks_ = random_halves(n, len(y_pool), rng)
-        estimator = self.shadow_model if self.shadow_model is not None else TorchMLPClassifier()
-        self.shadows_ = train_shadow_models(estimator, X_pool, y_pool, self.masks_, random_state=rng)
+        self.masks_, self.shadows_ = train_on_random_halves(
+            self.shadow_model, X_pool, y_pool, n, check_random_state(self.random_state))
         self.classes_ = self.shadows_.classes_
         self._pool_index = {}
         for i, key in enumerate(row_keys(X_pool, y_pool)):

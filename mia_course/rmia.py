@@ -17,9 +17,8 @@ from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_labels, check_matrix, check_real
 from mia_course.attacks import check_query
-from mia_course.lira import random_halves, true_columns
-from mia_course.models import TorchMLPClassifier
-from mia_course.shadows import train_shadow_models
+from mia_course.lira import true_columns
+from mia_course.shadows import train_on_random_halves
 
 
 def true_class_probs(P, col):
@@ -66,10 +65,8 @@ class RMIA(BaseEstimator):
         check_real(self.offline_a, "offline_a", minimum=0.0, maximum=1.0)
         X = check_matrix(X_population, "X_population")
         y = check_labels(y_population, "y_population", n=X.shape[0])
-        rng = check_random_state(self.random_state)
-        self.masks_ = random_halves(n, len(y), rng)
-        estimator = self.reference_model if self.reference_model is not None else TorchMLPClassifier()
-        self.references_ = train_shadow_models(estimator, X, y, self.masks_, random_state=rng)
+        self.masks_, self.references_ = train_on_random_halves(
+            self.reference_model, X, y, n, check_random_state(self.random_state))
         self.classes_ = self.references_.classes_
         self.X_population_, self.y_population_ = X, y
         return self

@@ -71,6 +71,33 @@ def train_shadow_models(estimator, X, y, masks, *, random_state=None, n_jobs=Non
     return ShadowModels(models, masks)
 
 
+def random_halves(n_models, n_records, rng):
+    """``[n_models, n_records]`` masks in complementary pairs: models ``2k`` and ``2k+1``
+    split one random permutation of the records in half. Every model trains on exactly
+    half of the records (so all train for the same number of steps), and for an even
+    number of models every record is IN exactly half of them (Carlini et al.'s design).
+
+    Introduced in notebooks/04_lira_and_rmia.ipynb."""
+    masks = np.zeros((n_models, n_records), dtype=bool)
+    for k in range(0, n_models, 2):
+        first = rng.permutation(n_records) < n_records // 2
+        masks[k] = first
+        if k + 1 < n_models:
+            masks[k + 1] = ~first
+    return masks
+
+
+def train_on_random_halves(estimator, X, y, n_models, rng):
+    """``(masks, shadows)``: ``n_models`` clones of ``estimator`` (None: the course's
+    ``TorchMLPClassifier``) trained on ``random_halves`` of ``X, y``; shared by LiRA, RMIA
+    and the calibrated label-only attack.
+
+    Introduced in notebooks/04_lira_and_rmia.ipynb."""
+    masks = random_halves(n_models, len(y), rng)
+    estimator = estimator if estimator is not None else TorchMLPClassifier()
+    return masks, train_shadow_models(estimator, X, y, masks, random_state=rng)
+
+
 def _fit_clone(estimator, seed, X, y):
     model = clone(estimator)
     if "random_state" in model.get_params():
