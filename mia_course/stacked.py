@@ -68,7 +68,7 @@ def forward_backward(params, X, y, dropout=0.0, weight=None):
         inputs.append(h)
         h = torch.baddbmm(b, h, W)
         if i < len(params) - 1:
-            h = torch.relu(h)
+            h.relu_()  # in place: one pass less over the largest tensor
             drop = None
             if dropout > 0:
                 drop = torch.bernoulli(torch.full_like(h, 1 - dropout)) / (1 - dropout)
@@ -84,7 +84,8 @@ def forward_backward(params, X, y, dropout=0.0, weight=None):
         if i > 0:
             h, drop = keep[i - 1]
             delta = torch.bmm(delta, params[i][0].transpose(1, 2))
-            delta = torch.ops.aten.threshold_backward(delta, h, 0.0)  # ReLU: pass where h > 0
+            # ReLU's backward, in place: keep delta where h > 0
+            torch.ops.aten.threshold_backward.grad_input(delta, h, 0.0, grad_input=delta)
             if drop is not None:
                 delta = delta * drop
     return inputs, deltas
@@ -101,10 +102,11 @@ def train_stacked(params, X, y, masks, torch_seeds, *, epochs, batch_size, lr,
         idx, valid = epoch_batches(masks, gens, batch_size)
         n_valid = valid.sum(dim=2)  # [steps, models]
         weight = valid / n_valid.clamp(min=1)[..., None]  # each model's batch mean
-        X_epoch, y_epoch = X[idx], y[idx]  # one gather per epoch
         for s in range(idx.shape[0]):
             with torch.no_grad():
-                inputs, deltas = forward_backward(params, X_epoch[s], y_epoch[s], dropout, weight[s])
+                rows = idx[s].reshape(-1)
+                X_s = X.index_select(0, rows).view(*idx.shape[1:], -1)
+                inputs, deltas = forward_backward(params, X_s, y[idx[s]], dropout, weight[s])
                 grads = []
                 for a, d in zip(inputs, deltas):
                     grads += [torch.bmm(a.transpose(1, 2), d), d.sum(dim=1, keepdim=True)]
@@ -146,9 +148,12 @@ class BatchedAdam:
     def _step_all(self, grads, t):
         """Fast path: every model takes step ``t``: torch's own fused Adam kernel."""
         self.t.fill_(t)
+        state = self._torch_adam.state
         for p, g, m, v in zip(self.params, grads, self.m, self.v):
             p.grad = g
-            self._torch_adam.state[p] = {"step": torch.tensor(float(t - 1)), "exp_avg": m, "exp_avg_sq": v}
+            if p not in state:  # the moments are shared with the slow path
+                state[p] = {"step": torch.tensor(0.0), "exp_avg": m, "exp_avg_sq": v}
+            state[p]["step"].fill_(t - 1)
         self._torch_adam.step()
 
 
