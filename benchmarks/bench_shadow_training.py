@@ -13,9 +13,7 @@ import argparse
 import datetime
 import os
 import platform
-import re
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,9 +22,7 @@ from mia_course.data import make_ad_clicks
 from mia_course.lira import random_halves
 from mia_course.models import TorchMLPClassifier
 from mia_course.shadows import train_shadow_models, training_flops
-
-RESULTS = Path(__file__).with_name("RESULTS.md")
-
+from results import write_section  # benchmarks/results.py
 
 def matmul_gflops(n=1024, repeats=20, threads=None):
     """Best-of-3 fp32 GFLOP/s of an n x n matrix product (``threads``: None = torch's default)."""
@@ -56,16 +52,6 @@ def accuracies(proba, y, masks):
     right = proba.argmax(-1) == y[None]
     return (float(np.mean([r[m].mean() for r, m in zip(right, masks)])),
             float(np.mean([r[~m].mean() for r, m in zip(right, masks)])))
-
-
-def write_section(name, body):
-    """Replace (or add) the section between this benchmark's markers in RESULTS.md."""
-    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nWritten by the scripts in benchmarks/.\n"
-    block = f"{start}\n{body.strip()}\n{end}"
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
 
 
 def main():

@@ -51,8 +51,9 @@ def plot_score_histograms(is_member, scores, *, ax=None, bins=40, title="Attack 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     edges = np.histogram_bin_edges(scores, bins=bins)
-    ax.hist(scores[is_member], bins=edges, alpha=0.6, density=True, label="members", color="C3")
-    ax.hist(scores[~is_member], bins=edges, alpha=0.6, density=True, label="non-members", color="C0")
+    for rows, label, color in ((is_member, "members", "C3"), (~is_member, "non-members", "C0")):
+        density, _ = np.histogram(scores[rows], bins=edges, density=True)
+        ax.stairs(density, edges, fill=True, alpha=0.6, label=label, color=color)  # one artist, fast
     ax.set(xlabel=xlabel, ylabel="density", title=title)
     ax.legend()
     return ax

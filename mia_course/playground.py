@@ -1,0 +1,255 @@
+"""The playground's engine: every knob of the course behind one call, with a cache.
+
+Introduced in notebooks/12_playground.ipynb.
+
+``Playground().update(epochs=50)`` changes settings and returns everything the playground
+shows: each attack's scores, test accuracy, TPR at low FPR and where Alice lands. Work is
+cached by what it depends on, so a control change redoes only what it must:
+
+- the users (members, non-members, the attacker's population) depend on ``n_members``;
+- training depends on the model's knobs (``n_members``, ``hidden_units``, ``epochs``, ``l2``,
+  ``dropout``, ``epsilon``, ``n_shadows``). The target and its shadows train together as one
+  batched model: model 0 is the target (on the members), the others train on random
+  halves of members + non-members (the online LiRA setting);
+- what the target's API answers depends on the output defense;
+- each attack's scores depend on all of that; choosing which attacks to show costs nothing.
+"""
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from opacus.accountants import RDPAccountant
+
+from mia_course._validation import check_int, check_real
+from mia_course.attacks import LossThresholdAttack, true_columns
+from mia_course.data import RARE_DISEASE_SITE, alice, make_ad_clicks, without_site
+from mia_course.defenses.dp_models import DPMLPClassifier
+from mia_course.defenses.outputs import LabelOnlyOutputs, NoisyOutputs, RoundedOutputs
+from mia_course.label_only import LabelOnlyAttack
+from mia_course.lira import lira_scores, logit_confidence
+from mia_course.metrics import roc_auc, tpr_at_fpr
+from mia_course.models import TorchMLPClassifier, seed_from
+from mia_course.rmia import rmia_scores, true_class_probs
+from mia_course.shadows import random_halves, train_shadow_models
+
+ATTACKS = ("loss", "LiRA", "RMIA", "label-only")
+OUTPUTS = ("probabilities", "noise", "rounding", "label only")
+DEFAULTS = {"n_members": 500, "hidden_units": 256, "epochs": 30, "l2": 0.0, "dropout": 0.0,
+            "epsilon": None, "output": "probabilities", "noise_scale": 0.1, "decimals": 1,
+            "n_shadows": 16, "attacks": ATTACKS}
+TRAINING_KEYS = ("n_members", "hidden_units", "epochs", "l2", "dropout", "epsilon", "n_shadows")
+OUTPUT_KEYS = ("output", "noise_scale", "decimals")
+
+
+def check_settings(settings):
+    """A complete, validated copy of ``settings`` (names from ``DEFAULTS``).
+
+    ``epsilon=None`` trains without differential privacy.
+    Introduced in notebooks/12_playground.ipynb."""
+    unknown = sorted(set(settings) - set(DEFAULTS))
+    if unknown:
+        raise TypeError(f"{unknown[0]}: not a playground setting; expected one of {sorted(DEFAULTS)}")
+    s = {**DEFAULTS, **settings}
+    for name, low in (("n_members", 10), ("hidden_units", 1), ("epochs", 1), ("n_shadows", 2),
+                      ("decimals", 0)):
+        s[name] = check_int(s[name], name, minimum=low)
+    s["l2"] = check_real(s["l2"], "l2", minimum=0.0)
+    s["noise_scale"] = check_real(s["noise_scale"], "noise_scale", minimum=0.0)
+    s["dropout"] = check_real(s["dropout"], "dropout", minimum=0.0, maximum=1.0, strict_max=True)
+    if s["epsilon"] is not None:
+        s["epsilon"] = check_real(s["epsilon"], "epsilon", minimum=0.0, strict_min=True)
+    if s["output"] not in OUTPUTS:
+        raise ValueError(f"output: expected one of {OUTPUTS}, got {s['output']!r}")
+    attacks = s["attacks"]
+    if isinstance(attacks, str) or not all(a in ATTACKS for a in attacks) or not attacks:
+        raise ValueError(f"attacks: expected a non-empty list from {ATTACKS}, got {attacks!r}")
+    s["attacks"] = tuple(a for a in ATTACKS if a in attacks)  # always in the same order
+    return s
+
+
+@dataclass
+class PlaygroundData:
+    """Members then non-members (Alice is the last member), and the attacker's population."""
+    X: np.ndarray
+    y: np.ndarray
+    is_member: np.ndarray
+    X_population: np.ndarray
+    y_population: np.ndarray
+    alice_index: int
+
+
+def make_playground_data(n_members, n_population=1000, random_state=0):
+    """``n_members`` members (Alice among them), as many non-members, and ``n_population``
+    other users that the attacker can draw on (RMIA's comparison records).
+
+    Introduced in notebooks/12_playground.ipynb."""
+    n = check_int(n_members, "n_members", minimum=2)
+    n_population = check_int(n_population, "n_population", minimum=1)
+    users = make_ad_clicks(2 * n + n_population, random_state=seed_from(random_state))
+    X, y = users.X[:2 * n].copy(), users.y[:2 * n].copy()
+    X[n - 1], y[n - 1] = alice()  # Alice takes the last member's place
+    return PlaygroundData(X=X, y=y, is_member=np.arange(2 * n) < n, X_population=users.X[2 * n:],
+                          y_population=users.y[2 * n:], alice_index=n - 1)
+
+
+def model_for(settings, random_state=0):
+    """The estimator the settings describe: the course's MLP, or its DP-SGD twin.
+
+    Introduced in notebooks/12_playground.ipynb."""
+    knobs = dict(hidden_sizes=(settings["hidden_units"],), epochs=settings["epochs"],
+                 weight_decay=settings["l2"], dropout=settings["dropout"], random_state=random_state)
+    if settings["epsilon"] is None:
+        return TorchMLPClassifier(**knobs)
+    return DPMLPClassifier(target_epsilon=settings["epsilon"], **knobs)
+
+
+@dataclass
+class Trained:
+    """The target (model 0 of ``stack``), its shadows' masks, the shadows' probabilities on
+    members, non-members and population (in that order), and the accountant's epsilon."""
+    stack: object
+    shadow_masks: np.ndarray
+    shadow_proba: np.ndarray
+    epsilon: float
+
+    @property
+    def target(self):
+        return self.stack.model(0)
+
+
+def train_target_and_shadows(data, settings, random_state=0):
+    """The target on the members and ``n_shadows`` shadows on random halves of members +
+    non-members, trained as one batched model. DP models report Opacus's RDP accountant.
+
+    Introduced in notebooks/12_playground.ipynb."""
+    rng = np.random.RandomState(seed_from(random_state))
+    masks = np.vstack([data.is_member[None], random_halves(settings["n_shadows"], len(data.y), rng)])
+    stack = train_shadow_models(model_for(settings), data.X, data.y, masks, random_state=rng)
+    epsilon = float("inf")
+    if settings["epsilon"] is not None:
+        accountant = RDPAccountant()
+        accountant.history = [(stack.noise_multiplier_, stack.sample_rate_, stack.steps_)]
+        epsilon = float(accountant.get_epsilon(model_for(settings).delta))
+    shadow_proba = stack.predict_proba(np.vstack([data.X, data.X_population]))[1:]
+    return Trained(stack=stack, shadow_masks=masks[1:], shadow_proba=shadow_proba, epsilon=epsilon)
+
+
+def model_api(model, output, *, noise_scale=0.1, decimals=1, random_state=0):
+    """What the attacker can query: the model behind the chosen output defense.
+
+    Introduced in notebooks/12_playground.ipynb."""
+    if output == "noise":
+        return NoisyOutputs(model, noise_scale, random_state=random_state)
+    if output == "rounding":
+        return RoundedOutputs(model, decimals)
+    if output == "label only":
+        return LabelOnlyOutputs(model)
+    return model
+
+
+def attack_scores(attack, api, trained, data, random_state=0):
+    """One attack's membership scores for members then non-members (``data.X``).
+
+    LiRA (online, fixed variance) and RMIA (offline: only the shadows that did not train
+    on a record count as its references) reuse the target's shadows.
+    Introduced in notebooks/12_playground.ipynb."""
+    X, y = data.X, data.y
+    if attack == "loss":
+        return LossThresholdAttack().score_samples(api, X, y)
+    if attack == "label-only":
+        return LabelOnlyAttack(n_perturbations=32, random_state=random_state).score_samples(api, X, y)
+    shadows = trained.shadow_proba
+    P = np.asarray(api.predict_proba(np.vstack([X, data.X_population])), float)
+    y_all = np.r_[y, data.y_population]
+    col = true_columns(trained.stack.classes_, y_all)
+    if attack == "LiRA":
+        return lira_scores(logit_confidence(P, col)[:len(y)], logit_confidence(shadows, col)[:, :len(y)],
+                           trained.shadow_masks, online=True, fixed_variance=True)
+    out = np.c_[~trained.shadow_masks, np.ones((len(shadows), len(data.y_population)), bool)]
+    p_out = (true_class_probs(shadows, col) * out).sum(0) / np.maximum(out.sum(0), 1)
+    a = 0.3  # RMIA's offline correction for the missing IN models, as in mia_course.rmia
+    ratio = np.clip(true_class_probs(P, col), 1e-300, None) / (((1 + a) * p_out + (1 - a)) / 2)
+    return rmia_scores(ratio[:len(y)], ratio[len(y):])
+
+
+@dataclass
+class PlaygroundResult:
+    """Everything one playground update shows."""
+    settings: dict
+    is_member: np.ndarray
+    scores: dict  # attack -> scores of members then non-members
+    train_accuracy: float
+    test_accuracy: float
+    epsilon: float  # the accountant's epsilon (inf: no DP)
+    alice_index: int
+    alice_click: tuple  # the API's click probability for Alice, with and without the rare site
+    retrained: bool
+
+    def attack_rows(self):
+        """Per attack: AUC, TPR at 0.1% and 1% FPR, and where Alice lands (the share of
+        non-members she outscores; flagged = she passes the 1%-FPR threshold)."""
+        rows = []
+        for name, s in self.scores.items():
+            outside = s[~self.is_member]
+            share = float(np.mean(outside < s[self.alice_index]))
+            threshold = np.quantile(outside, 0.99, method="higher")
+            rows.append({"attack": name, "AUC": roc_auc(self.is_member, s),
+                         "TPR@0.1%": tpr_at_fpr(self.is_member, s, 0.001),
+                         "TPR@1%": tpr_at_fpr(self.is_member, s, 0.01),
+                         "Alice beats": share, "Alice flagged": bool(s[self.alice_index] > threshold)})
+        return rows
+
+
+class Playground:
+    """Cached experiments: ``update(**changes)`` returns a ``PlaygroundResult``.
+
+    Introduced in notebooks/12_playground.ipynb."""
+
+    def __init__(self, random_state=0, n_population=1000, cache_size=64, **settings):
+        self.random_state = check_int(random_state, "random_state", minimum=0)
+        self.n_population = check_int(n_population, "n_population", minimum=1)
+        self.cache_size = check_int(cache_size, "cache_size", minimum=4)
+        self.settings = check_settings(settings)
+        self._cache = OrderedDict()
+
+    def _keys(self, s):
+        train = tuple(s[k] for k in TRAINING_KEYS)
+        return train, train + tuple(s[k] for k in OUTPUT_KEYS)
+
+    def needs_training(self, **changes):
+        """Whether ``update(**changes)`` has to train models (so a front end can say so)."""
+        return ("train", self._keys(check_settings({**self.settings, **changes}))[0]) not in self._cache
+
+    def _cached(self, key, compute):
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        value = self._cache[key] = compute()
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return value
+
+    def update(self, **changes):
+        """Apply ``changes`` to the settings and return the result (validated first)."""
+        s = check_settings({**self.settings, **changes})
+        self.settings = s
+        retrained = self.needs_training()
+        train_key, api_key = self._keys(s)
+        seed = self.random_state
+        data = self._cached(("data", s["n_members"]), lambda: make_playground_data(
+            s["n_members"], self.n_population, seed))
+        trained = self._cached(("train", train_key), lambda: train_target_and_shadows(data, s, seed))
+        def api():  # a fresh one per use: the same noise whatever else was asked before
+            return model_api(trained.target, s["output"], noise_scale=s["noise_scale"],
+                             decimals=s["decimals"], random_state=seed)
+        scores = {a: self._cached(("scores", api_key, a), lambda a=a: attack_scores(
+            a, api(), trained, data, seed)) for a in s["attacks"]}
+        right = trained.target.predict(data.X) == data.y
+        x = data.X[data.alice_index]
+        clicks = api().predict_proba(np.vstack([x, without_site(x, RARE_DISEASE_SITE)]))[:, 1]
+        return PlaygroundResult(
+            settings=s, is_member=data.is_member, scores=scores,
+            train_accuracy=float(right[data.is_member].mean()),
+            test_accuracy=float(right[~data.is_member].mean()), epsilon=trained.epsilon,
+            alice_index=data.alice_index, alice_click=(float(clicks[0]), float(clicks[1])),
+            retrained=retrained)

@@ -1,0 +1,163 @@
+"""The playground's controls: thin ipywidgets front ends over ``mia_course.playground``.
+
+Introduced in notebooks/12_playground.ipynb (small versions in lessons 01, 04 and 09).
+
+All the work happens in plain functions that tests call directly: ``Playground.update``
+computes, ``playground_figure`` draws, ``summary_html`` writes the table. A widget only
+reads its controls, calls them, and shows what they return.
+"""
+import io
+import time
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+
+from mia_course.playground import ATTACKS, OUTPUTS, Playground
+from mia_course.plots import plot_roc_curves, plot_score_histograms
+
+# control name -> (label, options); epsilon "off" (no DP) is None in the settings
+OFF = float("inf")  # and inf on its slider (a slider cannot hold None)
+CONTROLS = {
+    "n_members": ("training set", (250, 500, 1000, 2000)),
+    "hidden_units": ("width", (16, 32, 64, 128, 256, 512)),
+    "epochs": ("epochs", (5, 10, 20, 30, 50, 100)),
+    "l2": ("L2", (0.0, 1e-4, 1e-3, 1e-2, 1e-1)),
+    "dropout": ("dropout", (0.0, 0.25, 0.5, 0.75)),
+    "epsilon": ("DP epsilon", (OFF, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)),
+    "output": ("API returns", OUTPUTS),
+    "noise_scale": ("noise", (0.01, 0.05, 0.1, 0.2, 0.5)),
+    "decimals": ("decimals", (0, 1, 2, 3)),
+    "n_shadows": ("shadows", (2, 4, 8, 16, 32, 64)),
+    "attacks": ("attacks", ATTACKS),
+}
+
+
+def make_control(name, value):
+    """The ipywidget for one setting, starting at ``value`` (it must be one of the options).
+
+    Introduced in notebooks/12_playground.ipynb."""
+    if name not in CONTROLS:
+        raise ValueError(f"name: expected one of {sorted(CONTROLS)}, got {name!r}")
+    label, options = CONTROLS[name]
+    style = {"description_width": "90px"}
+    if name == "attacks":
+        return widgets.SelectMultiple(options=options, value=tuple(value), description=label,
+                                      rows=len(options), style=style)
+    value = OFF if value is None else value
+    if value not in options:
+        raise ValueError(f"{name}: the control offers {options}, got {value!r}")
+    if name == "output":
+        return widgets.Dropdown(options=options, value=value, description=label, style=style)
+    pairs = [("off" if v == OFF else f"{v:g}", v) for v in options]
+    return widgets.SelectionSlider(options=pairs, value=value, description=label,
+                                   continuous_update=False, style=style)
+
+
+def summary_html(result):
+    """The result as an HTML table: accuracy, epsilon, Alice, and one row per attack.
+
+    Introduced in notebooks/12_playground.ipynb."""
+    eps = "no DP" if np.isinf(result.epsilon) else f"&epsilon; = {result.epsilon:.2f} (Opacus RDP accountant)"
+    with_site, without = result.alice_click
+    head = (f"<p><b>test accuracy {result.test_accuracy:.1%}</b> (train {result.train_accuracy:.1%}), {eps}. "
+            f"The API's click confidence for Alice: <b>{with_site:.1%}</b> with her rare-disease visit, "
+            f"{without:.1%} without it.</p>")
+    pad = 'style="padding: 2px 12px; text-align: left"'
+    cells = "".join(
+        f"<tr><td {pad}>{r['attack']}</td><td {pad}>{r['AUC']:.3f}</td><td {pad}>{r['TPR@0.1%']:.1%}</td>"
+        f"<td {pad}>{r['TPR@1%']:.1%}</td><td {pad}>{r['Alice beats']:.0%} of non-members"
+        f"{' &mdash; <b>flagged</b>' if r['Alice flagged'] else ''}</td></tr>" for r in result.attack_rows())
+    heads = "".join(f"<th {pad}>{h}</th>" for h in ("attack", "AUC", "TPR @ 0.1% FPR", "TPR @ 1% FPR",
+                                                    "Alice scores above"))
+    return f"{head}<table><tr>{heads}</tr>{cells}</table>"
+
+
+def playground_figure(result):
+    """Log-log ROC of the chosen attacks (left) and member vs non-member score histograms,
+    one per attack, with Alice marked (right).
+
+    Introduced in notebooks/12_playground.ipynb."""
+    names = list(result.scores)
+    fig = plt.figure(figsize=(10, max(4.0, 1.6 * len(names))))
+    grid = fig.add_gridspec(len(names), 2, width_ratios=(1.1, 1))
+    plot_roc_curves({n: (result.is_member, s) for n, s in result.scores.items()},
+                    ax=fig.add_subplot(grid[:, 0]))
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(grid[i, 1])
+        scores = result.scores[name]
+        low = min(np.quantile(scores, 0.01), scores[result.alice_index])  # long loss tails: clipped
+        plot_score_histograms(result.is_member, np.clip(scores, low, None), ax=ax, bins=30, title="", xlabel="")
+        ax.axvline(scores[result.alice_index], color="k", ls="--", lw=1.2, label="Alice")
+        ax.set_ylabel(name, fontsize=9)
+        if i == 0:
+            ax.legend(fontsize=7, loc="upper left")
+        else:
+            ax.get_legend().remove()
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.1, top=0.93, wspace=0.25, hspace=0.35)
+    return fig
+
+
+def figure_png(fig):
+    """The figure as PNG bytes (then closed, so a notebook does not show it twice)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+class PlaygroundWidget:
+    """Controls for ``controls`` (names from ``CONTROLS``), a status line, the table and the
+    plot. ``settings`` set the rest (e.g. ``attacks=("loss",)``); ``update_times`` records
+    how long each update took, from control change to new picture.
+
+    Introduced in notebooks/12_playground.ipynb."""
+
+    def __init__(self, controls=tuple(CONTROLS), playground=None, **settings):
+        unknown = [c for c in controls if c not in CONTROLS]
+        if unknown or isinstance(controls, str):
+            raise ValueError(f"controls: expected names from {sorted(CONTROLS)}, got {controls!r}")
+        self.playground = playground if playground is not None else Playground(**settings)
+        self.controls = {c: make_control(c, self.playground.settings[c]) for c in controls}
+        self.status = widgets.HTML()
+        self.table = widgets.HTML()
+        self.image = widgets.Image(format="png")
+        self.progress = widgets.Output()  # tqdm bars of long trainings appear here
+        self.update_times = []
+        for control in self.controls.values():
+            control.observe(self._changed, names="value")
+        grid = widgets.GridBox(list(self.controls.values()),
+                               layout=widgets.Layout(grid_template_columns="repeat(3, 330px)"))
+        self.box = widgets.VBox([grid, self.status, self.progress, self.table,
+                                 widgets.Box([self.image]).add_class("mia-plot")]).add_class("mia-playground")
+        self.refresh()
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.box)
+
+    def _changed(self, change):
+        self.refresh()
+
+    def settings(self):
+        """The controls' current values, as ``Playground.update`` takes them."""
+        return {name: None if control.value == OFF else control.value
+                for name, control in self.controls.items()}
+
+    def refresh(self):
+        """Recompute (from the cache where possible) and redraw."""
+        start = time.perf_counter()
+        settings = self.settings()
+        if self.playground.needs_training(**settings):
+            n = self.playground.settings["n_shadows"] if "n_shadows" not in settings else settings["n_shadows"]
+            self.status.value = f"<i>&#8987; training the target and {n} shadow models&hellip;</i>"
+        with self.progress:
+            self.result = self.playground.update(**settings)
+        self.progress.clear_output()
+        self.table.value = summary_html(self.result)
+        self.image.value = figure_png(playground_figure(self.result))
+        for name, output in (("noise_scale", "noise"), ("decimals", "rounding")):  # only when they apply
+            if name in self.controls:
+                self.controls[name].disabled = self.result.settings["output"] != output
+        self.update_times.append(time.perf_counter() - start)
+        self.status.value = f"<small>updated in {self.update_times[-1]:.2f} s</small>"

@@ -1,0 +1,227 @@
+"""The playground in a real browser: JupyterLab + Debian's chromium, driven by Playwright.
+
+nbval runs notebooks in a bare kernel, so it cannot tell whether a widget *displays*. Here a
+JupyterLab server is started from this venv, chromium opens ``notebooks/12_playground.ipynb``,
+runs all cells, and checks that the ``mia-playground`` box renders without widget errors or
+tracebacks, and that moving the ``epochs`` slider redraws the ``mia-plot`` image.
+
+Needs chromium (``apt-get install chromium`` as root; ``make test`` does this when it can;
+``playwright install`` cannot download browsers here) and ``pip install playwright`` (in the
+dev extra); the test skips without them. It takes about 35 s on a 2-core machine (most of it
+Run All Cells), longer when the machine is busy. The notebook file is never
+written: autosave is off in the server's throw-away settings and the test checks the bytes.
+To try another copy of the course (a folder with ``notebooks/12_playground.ipynb``), set
+``MIA_BROWSER_ROOT=/that/folder``. Screenshots go to pytest's ``tmp_path`` (paths printed; see
+them with ``-s``).
+"""
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(os.environ.get("MIA_BROWSER_ROOT", Path(__file__).resolve().parents[1]))
+NOTEBOOK = "notebooks/12_playground.ipynb"  # relative to ROOT, as JupyterLab's URL wants it
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+SERVER_START_S = 60   # JupyterLab answering /api/status
+PLAYGROUND_S = 300    # each wait of Run All Cells: the widget box visible, then every cell run
+REDRAW_S = 180        # slider moved until the plot's image changes (the playground retrains)
+# the server's own settings: no autosave (the committed notebook stays output-free), all
+# cells in the DOM, no "Select Kernel" dialog (should the notebook lack a kernelspec), no news
+LAB_SETTINGS = {
+    "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none", "autoStartDefaultKernel": True},
+    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+}
+# what ipywidgets 8 shows in place of a widget that cannot be displayed: this text, or (when
+# the widget's JavaScript fails, e.g. a kernel/front-end version mismatch) this error box
+WIDGET_ERROR_TEXT, WIDGET_ERROR_BOX = "Error displaying widget", ".jupyter-widgets-error-widget"
+HOW_TO_ENABLE = ("enable it with `apt-get install chromium` (as root) and "
+                 "`pip install playwright` (or `pip install -e '.[dev]'`)")
+
+
+def chromium_path():
+    found = shutil.which("chromium")
+    return found or ("/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_lab_settings(folder):
+    for plugin, values in LAB_SETTINGS.items():
+        path = folder / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+
+
+def wait_for_status(url, proc, log):
+    deadline = time.monotonic() + SERVER_START_S
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"JupyterLab exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.5)
+    pytest.fail(f"JupyterLab did not answer {url} within {SERVER_START_S} s:\n{log.read_text()[-3000:]}")
+
+
+def stop(proc):
+    """Terminate the server's process group (its kernels included); kill it if it lingers."""
+    for sig, wait_s in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=wait_s)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """A JupyterLab server on a free port with a random token; yields its base URL and token."""
+    chromium = chromium_path()
+    if chromium is None:
+        pytest.skip(f"chromium is not installed; {HOW_TO_ENABLE}")
+    pytest.importorskip("playwright.sync_api", reason=f"playwright is not installed; {HOW_TO_ENABLE}")
+    if not (ROOT / NOTEBOOK).exists():
+        pytest.skip(f"{ROOT / NOTEBOOK} does not exist yet")
+    port, token, home = free_port(), secrets.token_hex(16), tmp_path / "lab"
+    write_lab_settings(home / "settings")
+    log = tmp_path / "jupyterlab.log"
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.port={port}",
+           "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+           f"--ServerApp.root_dir={ROOT}", f"--LabApp.user_settings_dir={home / 'settings'}",
+           f"--LabApp.workspaces_dir={home / 'workspaces'}",
+           f"--FileCheckpoints.checkpoint_dir={home / 'checkpoints'}",  # no .ipynb_checkpoints/ in ROOT
+           ] + (["--allow-root"] if IS_ROOT else [])
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(home / "runtime"))
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_status(f"{base}/api/status?token={token}", proc, log)
+        yield {"base": base, "token": token, "chromium": chromium, "log": log}
+    finally:
+        stop(proc)
+
+
+def open_notebook(page, lab):
+    """Open NOTEBOOK and wait until its kernel is idle (the status bar's "... | Idle")."""
+    from playwright.sync_api import expect
+    page.goto(f"{lab['base']}/lab/tree/{NOTEBOOK}?token={lab['token']}")
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(state="visible")
+    idle = page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle$")).first
+    expect(idle, "the notebook's kernel never became idle").to_be_visible(timeout=PLAYGROUND_S * 1000)
+
+
+def run_all_cells(page):
+    """JupyterLab 4's menu Run > Run All Cells; returns the playground once every cell has run."""
+    from playwright.sync_api import expect
+    page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-item", has_text=re.compile(r"^Run All Cells")).click()
+    playground = page.locator(".mia-playground").first
+    expect(playground, "the .mia-playground widget box never appeared").to_be_visible(timeout=PLAYGROUND_S * 1000)
+    running = page.locator(".jp-InputPrompt", has_text="*")  # a "[*]:" prompt: queued or running
+    expect(running, "cells still running").to_have_count(0, timeout=PLAYGROUND_S * 1000)
+    return playground
+
+
+def move_slider(playground, label):
+    """One step of the slider described ``label`` by keyboard (right, or left at its end)."""
+    from playwright.sync_api import expect
+    slider = playground.locator(".widget-slider", has=playground.page.locator(
+        ".widget-label", has_text=re.compile(f"^{re.escape(label)}$")))
+    expect(slider, f"no slider labelled {label!r} in the playground").to_have_count(1)
+    handle = slider.locator(".noUi-handle")
+    at_end = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+    handle.focus()
+    handle.press("ArrowLeft" if at_end else "ArrowRight")
+
+
+def assert_no_errors(page, when):
+    for broken in (page.get_by_text(WIDGET_ERROR_TEXT), page.locator(WIDGET_ERROR_BOX)):
+        assert broken.count() == 0, f"{when}: a widget failed to display: {broken.first.inner_text()[:300]!r}"
+    stderr = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]:visible',
+                          has_text="Traceback")
+    assert stderr.count() == 0, f"{when}: a cell shows a traceback:\n{stderr.first.inner_text()[:3000]}"
+
+
+def plot_src(playground):
+    img = playground.locator(".mia-plot img").last
+    img.wait_for(state="visible", timeout=PLAYGROUND_S * 1000)
+    return img.get_attribute("src")
+
+
+def wait_for_new_plot(page, playground, before):
+    """The plot's new ``src`` once it differs from ``before`` (fails after REDRAW_S seconds)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    try:
+        page.wait_for_function("([el, old]) => { const img = el.querySelector('.mia-plot img');"
+                               " return img !== null && img.getAttribute('src') !== old; }",
+                               arg=[playground.element_handle(), before], timeout=REDRAW_S * 1000)
+    except PlaywrightTimeout:
+        changed = False
+    else:
+        changed = True
+    assert changed, f"the .mia-plot image did not change within {REDRAW_S} s of moving the epochs slider"
+    return plot_src(playground)
+
+
+def screenshot(page, path, show=None):
+    """JupyterLab does not scroll the page itself, so "full page" is the window: show ``show``."""
+    if show is not None:
+        show.scroll_into_view_if_needed()
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+
+
+def test_playground_renders_and_the_epochs_slider_redraws_the_plot(lab, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    notebook_bytes, t0 = (ROOT / NOTEBOOK).read_bytes(), time.monotonic()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=lab["chromium"], headless=True,
+                                    args=["--no-sandbox"] if IS_ROOT else [])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(PLAYGROUND_S * 1000)
+        try:
+            open_notebook(page, lab)
+            print(f"{time.monotonic() - t0:6.1f} s  notebook open, kernel idle")
+            playground = run_all_cells(page)
+            print(f"{time.monotonic() - t0:6.1f} s  all cells run")
+            before = plot_src(playground)
+            screenshot(page, tmp_path / "playground.png", playground)
+            assert_no_errors(page, "after Run All Cells")
+            # a SelectionSlider(continuous_update=False) sends its new value on the slider's change event
+            move_slider(playground, "epochs")
+            wait_for_new_plot(page, playground, before)
+            print(f"{time.monotonic() - t0:6.1f} s  plot redrawn")
+            screenshot(page, tmp_path / "playground_after.png", playground)
+            assert_no_errors(page, "after moving the epochs slider")
+        except Exception:
+            with contextlib.suppress(Exception):  # never hide the real failure
+                screenshot(page, tmp_path / "failure.png")
+            print(f"JupyterLab log: {lab['log']}")
+            raise
+        finally:
+            browser.close()
+    assert (ROOT / NOTEBOOK).read_bytes() == notebook_bytes, f"{NOTEBOOK} was modified by the test"

@@ -1,0 +1,104 @@
+"""The playground's widgets, driven headless: set control values, the callbacks run, the
+outputs change the right way."""
+import ipywidgets as widgets
+import numpy as np
+import pytest
+
+from mia_course.playground import Playground
+from mia_course.widgets import (CONTROLS, OFF, PlaygroundWidget, make_control,
+                                playground_figure, summary_html)
+
+
+@pytest.fixture(scope="module")
+def widget():
+    return PlaygroundWidget()
+
+
+def test_every_setting_has_a_control_showing_the_default(widget):
+    assert set(widget.controls) == set(CONTROLS)
+    assert widget.controls["epochs"].value == 30 and widget.controls["epsilon"].value == OFF
+    assert widget.settings()["epsilon"] is None  # "off" is no DP
+    assert "mia-playground" in widget.box._dom_classes
+    assert widget.image.value[:4] == b"\x89PNG" and "AUC" in widget.table.value
+
+
+def test_moving_a_slider_updates_every_output(widget):
+    before_png, before_table, n = widget.image.value, widget.table.value, len(widget.update_times)
+    statuses = []
+    widget.status.observe(lambda change: statuses.append(change["new"]), names="value")
+    widget.controls["epochs"].value = 10
+    assert widget.result.settings["epochs"] == 10 and len(widget.update_times) == n + 1
+    assert widget.image.value != before_png and widget.table.value != before_table
+    assert any("training" in s for s in statuses)  # the progress note came before the result
+    assert "updated in" in widget.status.value
+    widget.controls["epochs"].value = 30
+    assert widget.image.value == before_png  # back to the cached result, same picture
+
+
+def test_label_only_output_keeps_the_label_only_numbers(widget):
+    def label_only_row():
+        return next(r for r in widget.result.attack_rows() if r["attack"] == "label-only")
+    base = label_only_row()
+    widget.controls["output"].value = "label only"
+    assert label_only_row() == base
+    loss_rows = [r for r in widget.result.attack_rows() if r["attack"] == "loss"]
+    widget.controls["output"].value = "probabilities"
+    assert loss_rows[0] != next(r for r in widget.result.attack_rows() if r["attack"] == "loss")
+
+
+def test_epsilon_slider_weakens_the_attacks(widget):
+    open_auc = {r["attack"]: r["AUC"] for r in widget.result.attack_rows()}
+    widget.controls["epsilon"].value = 1.0
+    assert widget.result.epsilon == pytest.approx(1.0, rel=0.02)
+    private_auc = {r["attack"]: r["AUC"] for r in widget.result.attack_rows()}
+    assert all(private_auc[a] < open_auc[a] - 0.05 for a in ("LiRA", "RMIA"))
+    assert "accountant" in widget.table.value
+    widget.controls["epsilon"].value = OFF
+    assert widget.result.epsilon == np.inf
+
+
+def test_choosing_attacks_redraws_without_retraining(widget):
+    widget.controls["attacks"].value = ("loss", "LiRA")
+    assert list(widget.result.scores) == ["loss", "LiRA"] and not widget.result.retrained
+    assert len(playground_figure(widget.result).axes) == 3  # ROC + one histogram per attack
+    widget.controls["attacks"].value = tuple(CONTROLS["attacks"][1])
+
+
+def test_a_small_widget_shows_only_its_controls():
+    small = PlaygroundWidget(controls=("n_shadows",), attacks=("loss", "LiRA"), n_shadows=8)
+    assert list(small.controls) == ["n_shadows"] and small.controls["n_shadows"].value == 8
+    assert set(small.result.scores) == {"loss", "LiRA"}
+    small.controls["n_shadows"].value = 4
+    assert small.playground.settings["n_shadows"] == 4
+
+
+def test_a_given_playground_is_used_as_is():
+    pg = Playground(epochs=5)
+    assert PlaygroundWidget(controls=("l2",), playground=pg).playground is pg
+
+
+def test_summary_names_every_attack_and_alice(widget):
+    html = summary_html(widget.result)
+    assert all(a in html for a in widget.result.scores) and "Alice" in html and "<table>" in html
+
+
+@pytest.mark.parametrize("name, value, error", [
+    ("colour", 1, "name"), ("epochs", 31, "epochs"), ("output", "blur", "output")])
+def test_make_control_refuses_bad_input(name, value, error):
+    with pytest.raises(ValueError, match=error):
+        make_control(name, value)
+
+
+def test_controls_are_the_right_kind():
+    assert isinstance(make_control("epochs", 30), widgets.SelectionSlider)
+    assert not make_control("epochs", 30).continuous_update  # retrain on release, not per pixel
+    assert isinstance(make_control("output", "noise"), widgets.Dropdown)
+    assert isinstance(make_control("attacks", ("loss",)), widgets.SelectMultiple)
+    assert make_control("epsilon", None).value == OFF
+
+
+def test_bad_controls_are_refused():
+    with pytest.raises(ValueError, match="controls"):
+        PlaygroundWidget(controls=("epochs", "colour"))
+    with pytest.raises(ValueError, match="controls"):
+        PlaygroundWidget(controls="epochs")
