@@ -6,6 +6,7 @@ All the work happens in plain functions that tests call directly: ``Playground.u
 computes, ``playground_figure`` draws, ``summary_html`` writes the table. A widget only
 reads its controls, calls them, and shows what they return.
 """
+import html
 import io
 import time
 
@@ -148,8 +149,13 @@ class PlaygroundWidget:
         """Recompute (from the cache where possible) and redraw."""
         start = time.perf_counter()
         settings = self.settings()
-        if self.playground.needs_training(**settings):
-            n = self.playground.settings["n_shadows"] if "n_shadows" not in settings else settings["n_shadows"]
+        try:
+            needs_training = self.playground.needs_training(**settings)  # validates the settings
+        except (TypeError, ValueError) as err:  # e.g. no attack selected: say so, keep the last result
+            self.status.value = f"<b style='color: #b00'>{html.escape(str(err))}</b>"
+            return
+        if needs_training:
+            n = {**self.playground.settings, **settings}["n_shadows"]
             self.status.value = f"<i>&#8987; training the target and {n} shadow models&hellip;</i>"
         with self.progress:
             self.result = self.playground.update(**settings)

@@ -147,6 +147,36 @@ def test_ghost_clipping_equals_per_sample_gradients():
             assert torch.allclose(g[m], ref, atol=1e-5), name
 
 
+def _masked_forward(layers, x, masks):
+    """One example through one model, with the given dropout masks on the hidden layers."""
+    for i, (W, b) in enumerate(layers):
+        x = x @ W + b
+        if i < len(layers) - 1:
+            x = torch.relu(x) * masks[i]
+    return x
+
+
+def test_ghost_clipping_with_dropout_matches_autograd_under_the_same_masks():
+    """Slow reference: one autograd pass per example through its own dropped-out network."""
+    p, params = 0.5, [(W.detach(), b.detach()) for W, b in initial_stacked_params(7, (6, 5), 3, [1, 2])]
+    X, y, valid = torch.randn(2, 4, 7), torch.randint(0, 3, (2, 4)), torch.ones(2, 4)
+    torch.manual_seed(42)
+    grads, norms = clipped_gradient_sums(params, X, y, valid, 0.3, dropout=p)
+    torch.manual_seed(42)  # the same masks, drawn in the same order as forward_backward draws them
+    masks = [torch.bernoulli(torch.full((2, 4, n), 1 - p)) / (1 - p) for n in (6, 5)]
+    for m in range(2):
+        clipped_sum = torch.zeros_like(grads[0][m])
+        for j in range(4):
+            layers = [(W[m].clone().requires_grad_(), b[m, 0].clone().requires_grad_()) for W, b in params]
+            logits = _masked_forward(layers, X[m, j], [mask[m, j] for mask in masks])
+            loss = torch.nn.functional.cross_entropy(logits[None], y[m, j][None])
+            g = torch.autograd.grad(loss, [t for pair in layers for t in pair])
+            norm = torch.sqrt(sum((t ** 2).sum() for t in g))
+            assert torch.isclose(norms[m, j], norm, atol=1e-5)
+            clipped_sum += g[0] * min(1.0, 0.3 / float(norm))
+        assert torch.allclose(grads[0][m], clipped_sum, atol=1e-5)
+
+
 def test_batched_dp_shadows_use_opacus_noise_and_match_opacus_accuracy(dp_data):
     X, y = dp_data
     masks = random_halves(4, len(y), np.random.RandomState(0))

@@ -64,6 +64,16 @@ def test_choosing_attacks_redraws_without_retraining(widget):
     widget.controls["attacks"].value = tuple(CONTROLS["attacks"][1])
 
 
+def test_an_impossible_choice_is_explained_and_the_last_result_kept(widget):
+    before, n = widget.result, len(widget.update_times)
+    widget.controls["attacks"].value = ()
+    assert "attacks" in widget.status.value and "non-empty" in widget.status.value
+    assert widget.result is before and len(widget.update_times) == n
+    widget.controls["attacks"].value = ("loss",)
+    assert list(widget.result.scores) == ["loss"] and "updated in" in widget.status.value
+    widget.controls["attacks"].value = tuple(CONTROLS["attacks"][1])
+
+
 def test_a_small_widget_shows_only_its_controls():
     small = PlaygroundWidget(controls=("n_shadows",), attacks=("loss", "LiRA"), n_shadows=8)
     assert list(small.controls) == ["n_shadows"] and small.controls["n_shadows"].value == 8

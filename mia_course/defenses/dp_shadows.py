@@ -24,12 +24,13 @@ from mia_course.stacked import BatchedAdam, forward_backward, initial_stacked_pa
 from mia_course.models import seed_from, torch_threads
 
 
-def clipped_gradient_sums(params, X, y, valid, max_grad_norm):
+def clipped_gradient_sums(params, X, y, valid, max_grad_norm, dropout=0.0):
     """Per model: the sum over its valid examples of each example's gradient, clipped to
-    norm ``max_grad_norm``; also each example's unclipped gradient norm.
+    norm ``max_grad_norm``; also each example's unclipped gradient norm. With ``dropout``,
+    each example's gradient is that of its own dropped-out network.
 
     Introduced in notebooks/09_differential_privacy.ipynb."""
-    inputs, deltas = forward_backward(params, X, y)
+    inputs, deltas = forward_backward(params, X, y, dropout)
     sq = sum((a * a).sum(-1) * (d * d).sum(-1) + (d * d).sum(-1) for a, d in zip(inputs, deltas))
     norms = sq.sqrt()  # |a_i d_i^T| = |a_i| |d_i| for the weights, |d_i| for the bias
     scale = (max_grad_norm / (norms + 1e-12)).clamp(max=1.0) * valid
@@ -77,7 +78,7 @@ class BatchedDPMLP(BatchedMLP):
             order = torch.argsort(take.float(), dim=1, descending=True, stable=True)[:, :width]
             valid = torch.gather(take, 1, order).float()
             with torch.no_grad():
-                grads, _ = clipped_gradient_sums(self.params_, X[order], y[order], valid, C)
+                grads, _ = clipped_gradient_sums(self.params_, X[order], y[order], valid, C, est.dropout)
                 shape = (-1,) + (1,) * (flat[0].dim() - 1)
                 grads = [(g + torch.normal(0.0, sigma * C, g.shape, generator=gen)) / expected.view(shape)
                          for g in grads]
