@@ -35,17 +35,22 @@ SESSION = [  # (control, new value)
 ]
 
 
+def play_session(widget, session=SESSION):
+    """Move the widget's controls as scripted; ``(control, value, seconds, trained)`` rows."""
+    rows = []
+    for name, value in session:
+        widget.controls[name].value = value  # runs the callback, as a browser's change would
+        rows.append((name, value, widget.update_times[-1], widget.result.retrained))
+    return rows
+
+
 def main():
     warnings.filterwarnings("ignore")
     widget = PlaygroundWidget(random_state=0)
     first = widget.update_times[0]
-    rows, retrained = [], []
-    for name, value in SESSION:
-        widget.controls[name].value = value
-        rows.append((name, value, widget.update_times[-1], widget.result.retrained))
-        retrained.append(widget.result.retrained)
+    rows = play_session(widget)
     times = np.array([r[2] for r in rows])
-    retrained = np.array(retrained)
+    retrained = np.array([r[3] for r in rows])
     median, p95 = np.median(times), np.percentile(times, 95)
     checks = {"median update under 1 s": median < 1.0}
     table = "\n".join(f"| {n} = {v if v != OFF else 'off'} | {t:.2f} s | {'yes' if r else 'no'} |"
