@@ -9,12 +9,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils import check_random_state
-from tqdm.auto import tqdm
 
 from mia_course._validation import (check_int, check_labels, check_matrix, check_model,
                                     check_real, check_vector)
 from mia_course.metrics import roc
 from mia_course.models import TorchMLPClassifier
+from mia_course.shadows import train_shadow_models
 
 
 def check_query(model, X, y):
@@ -123,10 +123,8 @@ class _ThresholdAttack(BaseEstimator):
             raise ValueError("X_aux: need at least 4 rows to train and test a shadow model")
         rng = check_random_state(self.random_state)
         inside = half_split(len(y_aux), rng)
-        shadow = clone(TorchMLPClassifier() if self.shadow_model is None else self.shadow_model)
-        if "random_state" in shadow.get_params():
-            shadow.set_params(random_state=rng.randint(2**31 - 1))
-        shadow.fit(X_aux[inside], y_aux[inside])
+        estimator = TorchMLPClassifier() if self.shadow_model is None else self.shadow_model
+        shadow = train_shadow_models(estimator, X_aux, y_aux, inside[None], random_state=rng).model(0)
         s = self.score_samples(shadow, X_aux, y_aux)
         self.threshold_ = best_threshold(s[inside], s[~inside])
         return self
@@ -190,19 +188,12 @@ class ShadowModelAttack(BaseEstimator):
         if len(y_aux) < 4:
             raise ValueError("X_aux: need at least 4 rows to train shadow models")
         rng = check_random_state(self.random_state)
-        feats, labels, classes = [], [], []
-        for _ in tqdm(range(self.n_shadows), desc="shadow models", leave=False):
-            inside = half_split(len(y_aux), rng)
-            shadow = clone(TorchMLPClassifier() if self.shadow_model is None else self.shadow_model)
-            if "random_state" in shadow.get_params():
-                shadow.set_params(random_state=rng.randint(2**31 - 1))
-            shadow.fit(X_aux[inside], y_aux[inside])
-            feats.append(shadow.predict_proba(X_aux))
-            labels.append(inside)
-            classes.append(y_aux)
-        self.attack_X_ = np.vstack(feats)          # prediction vectors
-        self.attack_y_ = np.concatenate(labels)   # 1 = the shadow trained on that row
-        self.attack_class_ = np.concatenate(classes)
+        masks = np.array([half_split(len(y_aux), rng) for _ in range(self.n_shadows)])
+        estimator = TorchMLPClassifier() if self.shadow_model is None else self.shadow_model
+        shadows = train_shadow_models(estimator, X_aux, y_aux, masks, random_state=rng)
+        self.attack_X_ = shadows.predict_proba(X_aux).reshape(-1, len(shadows.classes_))  # prediction vectors
+        self.attack_y_ = masks.reshape(-1)  # 1 = the shadow trained on that row
+        self.attack_class_ = np.tile(y_aux, self.n_shadows)
         self.attack_models_ = {}
         for c in np.unique(self.attack_class_):
             rows = self.attack_class_ == c

@@ -195,10 +195,9 @@ def test_reference_attack_dataset_is_what_shadow_model_attack_builds():
     y = (X[:, 0] + 0.5 * rng.normal(size=40) > 0).astype(int)
     attack = ShadowModelAttack(shadow_model=LogisticRegression(), n_shadows=3, random_state=7).fit(X, y)
     replay = np.random.RandomState(7)  # replay the attack's random draws to recover its shadows
-    shadows, masks = [], []
-    for _ in range(3):
-        masks.append(half_split(len(y), replay))
-        shadows.append(LogisticRegression(random_state=replay.randint(2**31 - 1)).fit(X[masks[-1]], y[masks[-1]]))
+    masks = [half_split(len(y), replay) for _ in range(3)]  # then train_shadow_models' seeds
+    seeds = replay.randint(2**31 - 1, size=3)
+    shadows = [LogisticRegression(random_state=s).fit(X[m], y[m]) for s, m in zip(seeds, masks)]
     ours = reference_attack_dataset(shadows, masks, X, y)
     assert np.allclose(ours[0], attack.attack_X_)
     assert np.array_equal(ours[1], attack.attack_y_) and np.array_equal(ours[2], attack.attack_class_)
