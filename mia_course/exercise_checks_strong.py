@@ -144,13 +144,17 @@ def _case_forward(rng, n_layers=2, n_models=None, batch=None, grad=False):
             (params, X), ctx)
 
 
-def _forward(params, X, relu_hidden=True, relu_last=False, bias=True, first_model=False):
+def mistaken_forward(params, X, relu_hidden=True, relu_last=False, bias=True, first_model=False):
+    """The stacked forward pass, or (with the flags) a learner's typical mistake in it; works
+    on numpy arrays and on torch tensors alike (the tests play the learner with it).
+
+    Introduced in solutions/ex04_lira_and_rmia.ipynb."""
     h = X
     for i, (W, b) in enumerate(params):
         W, b = (W[:1], b[:1]) if first_model else (W, b)
         h = h @ W + (b if bias else 0.0)
         if (relu_hidden and i < len(params) - 1) or (relu_last and i == len(params) - 1):
-            h = np.maximum(h, 0.0)
+            h = h * (h > 0)  # ReLU, in numpy and torch
     return h
 
 
@@ -167,12 +171,12 @@ def _judge_forward(ctx, out):
     if np.allclose(arr, ref, rtol=1e-4, atol=1e-4):
         return None
     return _first_match(arr, [
-        (_forward(params, X, relu_last=True), "your logits are never negative: apply ReLU between the "
+        (mistaken_forward(params, X, relu_last=True), "your logits are never negative: apply ReLU between the "
                                               "layers only, not after the last one"),
-        (_forward(params, X, relu_hidden=False), "apply ReLU after every layer except the last"),
-        (_forward(params, X, bias=False), "add each layer's bias b after the product (its shape "
+        (mistaken_forward(params, X, relu_hidden=False), "apply ReLU after every layer except the last"),
+        (mistaken_forward(params, X, bias=False), "add each layer's bias b after the product (its shape "
                                           "[n_models, 1, fan_out] broadcasts over the batch)"),
-        (_forward(params, X, first_model=True), "every model must use its own weights: model k "
+        (mistaken_forward(params, X, first_model=True), "every model must use its own weights: model k "
                                                 "multiplies X[k] by W[k] (a batched matrix product)"),
     ], rtol=1e-4, atol=1e-4) or (f"{int(np.sum(~np.isclose(arr, ref, rtol=1e-4, atol=1e-4)))} of "
                                  f"{ref.size} logits differ from what the stacked models compute")

@@ -6,6 +6,7 @@ from scipy.stats import norm
 
 from mia_course.exercise_checks_exposure import reference_exposed_members
 from mia_course.exercise_checks_label_only import LabelModel
+from mia_course.exercise_checks_strong import mistaken_forward as _forward
 from mia_course.grading import REGISTRY, check, exercise_names
 from mia_course.label_only import LabelOnlyAttack, LabelsOnlyAPI, perturb
 from mia_course.lira import lira_scores, logit_confidence
@@ -78,16 +79,6 @@ def _p_true(P, col):
 
 def _offline(phi, t, ddof=1, f=norm.logcdf):
     return f(t, phi.mean(0), np.maximum(phi.std(0, ddof=ddof), 1e-3))
-
-
-def _forward(params, X, relu_hidden=True, relu_last=False, bias=True, first_model=False):
-    h = X
-    for i, (W, b) in enumerate(params):
-        W, b = (W[:1], b[:1]) if first_model else (W, b)
-        h = h @ W + (b if bias else 0)
-        if (relu_hidden and i < len(params) - 1) or (relu_last and i == len(params) - 1):
-            h = torch.relu(h)
-    return h
 
 
 def _online(phi, is_in, t, ddof=1):
