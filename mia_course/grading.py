@@ -121,6 +121,7 @@ def _load():  # importing a check module registers its exercises
     import mia_course.exercise_checks_exposure  # noqa: F401  (06-07)
     import mia_course.exercise_checks_inversion  # noqa: F401  (13)
     import mia_course.exercise_checks_label_only  # noqa: F401  (05)
+    import mia_course.exercise_checks_playground  # noqa: F401  (12)
     import mia_course.exercise_checks_strong  # noqa: F401  (04)
 
 

@@ -67,6 +67,26 @@ def check_settings(settings):
     return s
 
 
+def training_key(settings):
+    """What the trained models depend on: two settings with the same key share the target
+    and its shadows (the output defense and the attack choice are not in it).
+
+    Introduced in notebooks/12_playground.ipynb."""
+    return tuple(check_settings(settings)[k] for k in TRAINING_KEYS)
+
+
+def where_record_lands(is_member, scores, index, fpr=0.01):
+    """``(share, flagged)`` for record ``index``: the share of non-members whose score is
+    strictly below its score, and whether its score is strictly above the threshold that
+    flags at most ``fpr`` of the non-members (their ``1 - fpr`` quantile, ``method="higher"``).
+
+    Introduced in notebooks/12_playground.ipynb."""
+    outside = np.asarray(scores, float)[~np.asarray(is_member, bool)]
+    score = float(np.asarray(scores, float)[index])
+    threshold = np.quantile(outside, 1 - fpr, method="higher")
+    return float(np.mean(outside < score)), bool(score > threshold)
+
+
 @dataclass
 class PlaygroundData:
     """Members then non-members (Alice is the last member), and the attacker's population."""
@@ -190,13 +210,11 @@ class PlaygroundResult:
         non-members she outscores; flagged = she passes the 1%-FPR threshold)."""
         rows = []
         for name, s in self.scores.items():
-            outside = s[~self.is_member]
-            share = float(np.mean(outside < s[self.alice_index]))
-            threshold = np.quantile(outside, 0.99, method="higher")
+            share, flagged = where_record_lands(self.is_member, s, self.alice_index, fpr=0.01)
             rows.append({"attack": name, "AUC": roc_auc(self.is_member, s),
                          "TPR@0.1%": tpr_at_fpr(self.is_member, s, 0.001),
                          "TPR@1%": tpr_at_fpr(self.is_member, s, 0.01),
-                         "Alice beats": share, "Alice flagged": bool(s[self.alice_index] > threshold)})
+                         "Alice beats": share, "Alice flagged": flagged})
         return rows
 
 
@@ -213,7 +231,7 @@ class Playground:
         self._cache = OrderedDict()
 
     def _keys(self, s):
-        train = tuple(s[k] for k in TRAINING_KEYS)
+        train = training_key(s)
         return train, train + tuple(s[k] for k in OUTPUT_KEYS)
 
     def needs_training(self, **changes):
