@@ -29,7 +29,7 @@ from mia_course.label_only import LabelOnlyAttack
 from mia_course.lira import lira_scores, logit_confidence
 from mia_course.metrics import roc_auc, tpr_at_fpr
 from mia_course.models import TorchMLPClassifier, seed_from
-from mia_course.rmia import rmia_scores, true_class_probs
+from mia_course.rmia import offline_probability, rmia_scores, true_class_probs
 from mia_course.shadows import random_halves, train_shadow_models
 
 ATTACKS = ("loss", "LiRA", "RMIA", "label-only")
@@ -187,8 +187,7 @@ def attack_scores(attack, api, trained, data, random_state=0):
                            trained.shadow_masks, online=True, fixed_variance=True)
     out = np.c_[~trained.shadow_masks, np.ones((len(shadows), len(data.y_population)), bool)]
     p_out = (true_class_probs(shadows, col) * out).sum(0) / np.maximum(out.sum(0), 1)
-    a = 0.3  # RMIA's offline correction for the missing IN models, as in mia_course.rmia
-    ratio = np.clip(true_class_probs(P, col), 1e-300, None) / (((1 + a) * p_out + (1 - a)) / 2)
+    ratio = np.clip(true_class_probs(P, col), 1e-300, None) / offline_probability(p_out)
     return rmia_scores(ratio[:len(y)], ratio[len(y):])
 
 

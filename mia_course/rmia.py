@@ -42,6 +42,14 @@ def rmia_scores(ratio_x, ratio_z, gamma=1.0):
     return (beaten + 0.5 * within) / len(ratio_z)
 
 
+def offline_probability(p_out, a=0.3):
+    """``p(x)`` from OUT reference models only: ``((1 + a) p_out + (1 - a)) / 2`` stands in
+    for the average with the missing IN models (the paper's offline variant).
+
+    Introduced in notebooks/04_lira_and_rmia.ipynb."""
+    return ((1 + a) * np.asarray(p_out, float) + (1 - a)) / 2
+
+
 class RMIA(BaseEstimator):
     """Relative membership inference with ``n_references`` reference models.
 
@@ -77,9 +85,7 @@ class RMIA(BaseEstimator):
             raise ValueError("RMIA: call fit(X_population, y_population) first")
         col = true_columns(self.classes_, y)
         p = true_class_probs(self.references_.predict_proba(X), col).mean(axis=0)
-        if self.online:
-            return p
-        return ((1 + self.offline_a) * p + (1 - self.offline_a)) / 2
+        return p if self.online else offline_probability(p, self.offline_a)
 
     def score_samples(self, model, X, y):
         """Higher = more likely a member of ``model``'s training set."""
