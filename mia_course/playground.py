@@ -173,6 +173,8 @@ def attack_scores(attack, api, trained, data, random_state=0):
     LiRA (online, fixed variance) and RMIA (offline: only the shadows that did not train
     on a record count as its references) reuse the target's shadows.
     Introduced in notebooks/12_playground.ipynb."""
+    if attack not in ATTACKS:
+        raise ValueError(f"attack: expected one of {ATTACKS}, got {attack!r}")
     X, y = data.X, data.y
     if attack == "loss":
         return LossThresholdAttack().score_samples(api, X, y)

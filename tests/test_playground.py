@@ -107,6 +107,13 @@ def test_rmia_in_the_playground_matches_a_slow_reference(playground):
     np.testing.assert_array_equal(np.floor(scores * len(ratio_z) + 1e-9), beaten)
 
 
+def test_attack_scores_refuses_an_unknown_attack(playground):
+    data = next(v for k, v in playground._cache.items() if k[0] == "data")
+    trained = next(v for k, v in playground._cache.items() if k[0] == "train")
+    with pytest.raises(ValueError, match="attack"):
+        attack_scores("rmia", trained.target, trained, data)
+
+
 def test_label_only_outputs_leave_the_label_only_attack_unchanged(playground):
     base = playground.update(output="probabilities").scores["label-only"]
     for output in ("label only", "rounding", "noise"):
