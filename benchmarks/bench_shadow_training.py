@@ -19,9 +19,8 @@ import numpy as np
 import torch
 
 from mia_course.data import make_ad_clicks
-from mia_course.lira import random_halves
 from mia_course.models import TorchMLPClassifier
-from mia_course.shadows import train_shadow_models, training_flops
+from mia_course.shadows import random_halves, train_shadow_models, training_flops
 from results import write_section  # benchmarks/results.py
 
 def matmul_gflops(n=1024, repeats=20, threads=None):

@@ -15,8 +15,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_labels, check_matrix
-from mia_course.attacks import check_query, sum_of_other_classes, true_columns  # noqa: F401
-from mia_course.shadows import random_halves, train_on_random_halves  # noqa: F401
+from mia_course.attacks import check_query, sum_of_other_classes, true_columns
+from mia_course.shadows import train_on_random_halves
 
 
 def logit_confidence(P, col):

@@ -144,12 +144,13 @@ def train_target_and_shadows(data, settings, random_state=0):
     Introduced in notebooks/12_playground.ipynb."""
     rng = np.random.RandomState(seed_from(random_state))
     masks = np.vstack([data.is_member[None], random_halves(settings["n_shadows"], len(data.y), rng)])
-    stack = train_shadow_models(model_for(settings), data.X, data.y, masks, random_state=rng)
+    estimator = model_for(settings)
+    stack = train_shadow_models(estimator, data.X, data.y, masks, random_state=rng)
     epsilon = float("inf")
     if settings["epsilon"] is not None:
         accountant = RDPAccountant()
         accountant.history = [(stack.noise_multiplier_, stack.sample_rate_, stack.steps_)]
-        epsilon = float(accountant.get_epsilon(model_for(settings).delta))
+        epsilon = float(accountant.get_epsilon(estimator.delta))
     shadow_proba = stack.predict_proba(np.vstack([data.X, data.X_population]))[1:]
     return Trained(stack=stack, shadow_masks=masks[1:], shadow_proba=shadow_proba, epsilon=epsilon)
 
@@ -252,8 +253,8 @@ class Playground:
         """Apply ``changes`` to the settings and return the result (validated first)."""
         s = check_settings({**self.settings, **changes})
         self.settings = s
-        retrained = self.needs_training()
         train_key, api_key = self._keys(s)
+        retrained = ("train", train_key) not in self._cache
         seed = self.random_state
         data = self._cached(("data", s["n_members"]), lambda: make_playground_data(
             s["n_members"], self.n_population, seed))

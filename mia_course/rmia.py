@@ -16,8 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_labels, check_matrix, check_real
-from mia_course.attacks import check_query
-from mia_course.lira import true_columns
+from mia_course.attacks import check_query, true_columns
 from mia_course.shadows import train_on_random_halves
 
 

@@ -9,7 +9,8 @@ from scipy.stats import norm
 from sklearn.linear_model import LogisticRegression
 
 from mia_course.data import make_ad_clicks
-from mia_course.lira import LiRA, lira_scores, logit_confidence, random_halves
+from mia_course.lira import LiRA, lira_scores, logit_confidence
+from mia_course.shadows import random_halves
 from mia_course.metrics import roc_auc
 from mia_course.models import TorchMLPClassifier
 from helpers import Recorder

@@ -4,11 +4,18 @@ import pytest
 
 from mia_course.defenses.outputs import LabelOnlyOutputs, NoisyOutputs, RoundedOutputs
 from mia_course.playground import (DEFAULTS, Playground, attack_scores, check_settings,
-                                   make_playground_data, model_api)
+                                   make_playground_data, model_api, train_target_and_shadows)
 
 # AUC's standard error with 500 members and 500 non-members is about 0.015 near 0.5-0.8;
 # "never weaker by more than noise" allows two of them.
 AUC_NOISE = 0.03
+
+
+@pytest.fixture(scope="module")
+def default_models():
+    """The default settings' data and models, built with the public functions."""
+    data = make_playground_data(DEFAULTS["n_members"], random_state=0)
+    return data, train_target_and_shadows(data, check_settings({}), random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -78,20 +85,17 @@ def test_same_seed_same_numbers_and_cache_reuses_training(playground):
     np.testing.assert_array_equal(repeat.scores["LiRA"], first.scores["LiRA"])
 
 
-def test_model_api_wraps_the_chosen_output_defense(playground):
-    trained = next(v for k, v in playground._cache.items() if k[0] == "train")
-    model = trained.target
+def test_model_api_wraps_the_chosen_output_defense(default_models):
+    model = default_models[1].target
     assert model_api(model, "probabilities") is model
     assert isinstance(model_api(model, "noise", noise_scale=0.2), NoisyOutputs)
     assert isinstance(model_api(model, "rounding", decimals=2), RoundedOutputs)
     assert isinstance(model_api(model, "label only"), LabelOnlyOutputs)
 
 
-def test_rmia_in_the_playground_matches_a_slow_reference(playground):
+def test_rmia_in_the_playground_matches_a_slow_reference(default_models):
     """Offline RMIA from the shadows that did not train on each record, recomputed in loops."""
-    playground.update(output="probabilities")
-    data = next(v for k, v in playground._cache.items() if k[0] == "data")
-    trained = next(v for k, v in playground._cache.items() if k[0] == "train")
+    data, trained = default_models
     scores = attack_scores("RMIA", trained.target, trained, data)
     X_all = np.vstack([data.X, data.X_population])
     y_all = np.r_[data.y, data.y_population]
@@ -107,9 +111,8 @@ def test_rmia_in_the_playground_matches_a_slow_reference(playground):
     np.testing.assert_array_equal(np.floor(scores * len(ratio_z) + 1e-9), beaten)
 
 
-def test_attack_scores_refuses_an_unknown_attack(playground):
-    data = next(v for k, v in playground._cache.items() if k[0] == "data")
-    trained = next(v for k, v in playground._cache.items() if k[0] == "train")
+def test_attack_scores_refuses_an_unknown_attack(default_models):
+    data, trained = default_models
     with pytest.raises(ValueError, match="attack"):
         attack_scores("rmia", trained.target, trained, data)
 
