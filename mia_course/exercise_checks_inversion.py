@@ -1,6 +1,6 @@
-"""The exercise checks of lesson 13: one step of model inversion.
+"""The exercise checks of lesson 14: one step of model inversion.
 
-Introduced in solutions/ex13_model_inversion.ipynb. Registered like those of
+Introduced in solutions/ex14_model_inversion.ipynb. Registered like those of
 ``mia_course.exercise_checks``: each check draws small random cases (tiny random torch MLPs,
 random inputs), runs the package's reference (``mia_course.inversion``) and judges the
 learner's answer in words, never with the expected values.
@@ -36,7 +36,7 @@ def _gradient_of(net, X, score):
     return x.grad.numpy()
 
 
-# ---- ex13 question 1: the gradient of the class confidence with respect to the input -------
+# ---- ex14 question 1: the gradient of the class confidence with respect to the input -------
 def _case_gradient(rng, n_rows=None, n_classes=None, n_layers=1, same_target=False):
     n, d = n_rows or int(rng.integers(3, 9)), int(rng.integers(3, 9))
     k = n_classes or int(rng.integers(3, 6))
@@ -90,7 +90,7 @@ def _hint_gradient(err):
     return None
 
 
-# ---- ex13 question 2: the projected update with the L2 prior -------------------------------
+# ---- ex14 question 2: the projected update with the L2 prior -------------------------------
 def _case_update(rng, n_rows=None, bounds=(0.0, 1.0), l2=None, lr=None):
     n, d = n_rows or int(rng.integers(3, 9)), int(rng.integers(3, 9))
     lo, hi = bounds
@@ -126,9 +126,9 @@ def _judge_update(ctx, out):
 
 
 for _name, _function, _case, _judge, _defaults, _hint in [
-    ("ex13_confidence_gradient", "class_confidence_gradient", _case_gradient, _judge_gradient,
+    ("ex14_confidence_gradient", "class_confidence_gradient", _case_gradient, _judge_gradient,
      [{}, dict(n_classes=2), dict(n_layers=2)], _hint_gradient),
-    ("ex13_projected_update", "projected_update", _case_update, _judge_update,
+    ("ex14_projected_update", "projected_update", _case_update, _judge_update,
      [{}, dict(lr=3.0), dict(l2=0.1)], None),
 ]:  # every graded cell of solutions/ runs hidden tests as well
     register(Exercise(_name, _function, _case, _judge, _defaults, hidden_tests=True, hint=_hint))

@@ -1,6 +1,6 @@
-"""The exercise checks of lesson 12: where a record lands, and what a control change retrains.
+"""The exercise checks of lesson 13: where a record lands, and what a control change retrains.
 
-Introduced in solutions/ex12_playground.ipynb. Registered like those of
+Introduced in solutions/ex13_playground.ipynb. Registered like those of
 ``mia_course.exercise_checks``; the references are the playground's own
 ``where_record_lands`` and ``training_key``.
 """
@@ -11,7 +11,7 @@ from mia_course.playground import OUTPUT_KEYS, training_key, where_record_lands
 from mia_course.widgets import CONTROLS, OFF
 
 
-# ---- ex12 question 1: where does a record land? -------------------------------------------
+# ---- ex13 question 1: where does a record land? -------------------------------------------
 def _case_lands(rng, n=None, fpr=None, ties=False, at_threshold=False, as_int=False):
     n = n or int(rng.integers(20, 60))
     fpr = fpr if fpr is not None else float(rng.choice([0.05, 0.1, 0.2]))
@@ -69,7 +69,7 @@ def _judge_lands(ctx, out):
     return "flagged: the score must be strictly above the threshold (a tie is not flagged)"
 
 
-# ---- ex12 question 2: does a control change need new models? ------------------------------
+# ---- ex13 question 2: does a control change need new models? ------------------------------
 def _random_settings(rng):
     settings = {}
     for name, (_, options) in CONTROLS.items():
@@ -109,9 +109,9 @@ def _judge_retrain(ctx, out):
 
 
 for _name, _function, _case, _judge, _defaults in [
-    ("ex12_where_record_lands", "where_record_lands", _case_lands, _judge_lands,
+    ("ex13_where_record_lands", "where_record_lands", _case_lands, _judge_lands,
      [{}, dict(ties=True), dict(at_threshold=True)]),
-    ("ex12_needs_retraining", "needs_retraining", _case_retrain, _judge_retrain,
+    ("ex13_needs_retraining", "needs_retraining", _case_retrain, _judge_retrain,
      [dict(key="output"), dict(key="epochs"), dict(key="n_shadows")]),
 ]:  # every graded cell of solutions/ runs hidden tests as well
     register(Exercise(_name, _function, _case, _judge, _defaults, hidden_tests=True))

@@ -1,6 +1,6 @@
 """Model inversion: reconstruct what a class's training data looks like, from the model alone.
 
-Introduced in notebooks/13_model_inversion.ipynb.
+Introduced in notebooks/14_model_inversion.ipynb.
 
 Fredrikson et al. (2015): start from a blank input and climb the model's confidence in a
 target class, one projected gradient step at a time,
@@ -44,7 +44,7 @@ def confidence_gradient(net, X, targets):
     ``net`` (it returns logits; ``targets`` are column indices) and the gradient of that
     probability with respect to ``X[i]`` (numpy, the shape of ``X``). Computed in float64.
 
-    Introduced in notebooks/13_model_inversion.ipynb."""
+    Introduced in notebooks/14_model_inversion.ipynb."""
     x = torch.tensor(np.asarray(X, dtype=np.float64), requires_grad=True)
     p = torch.softmax(_plain_copy(net)(x), dim=1)[torch.arange(len(x)), torch.as_tensor(targets)]
     p.sum().backward()  # rows are independent: the gradient of the sum is each row's own
@@ -54,7 +54,7 @@ def confidence_gradient(net, X, targets):
 def projected_step(X, gradient, lr, bounds=(0.0, 1.0)):
     """One step uphill, projected back into the box: ``clip(X + lr * gradient, lo, hi)``.
 
-    Introduced in notebooks/13_model_inversion.ipynb."""
+    Introduced in notebooks/14_model_inversion.ipynb."""
     return np.clip(X + lr * gradient, bounds[0], bounds[1])
 
 
@@ -62,7 +62,7 @@ def inversion_step(net, X, targets, lr, l2=0.0, bounds=(0.0, 1.0)):
     """One white-box step: the gradient of ``confidence - l2 * ||x||^2`` (the prior's part is
     ``-2 * l2 * x``), then the projected update. Returns the new ``X``.
 
-    Introduced in notebooks/13_model_inversion.ipynb."""
+    Introduced in notebooks/14_model_inversion.ipynb."""
     _, grad = confidence_gradient(net, X, targets)
     return projected_step(X, grad - 2.0 * l2 * X, lr, bounds)
 
@@ -72,7 +72,7 @@ def finite_difference_gradient(predict_proba, X, cols, h, bounds=(0.0, 1.0)):
     ``X`` plus one copy per feature moved by ``h`` (down where up would leave ``bounds``),
     sent in one call of ``len(X) * (n_features + 1)`` rows. Returns ``(confidence, gradient)``.
 
-    Introduced in notebooks/13_model_inversion.ipynb."""
+    Introduced in notebooks/14_model_inversion.ipynb."""
     n, d = X.shape
     sign = np.where(X + h <= bounds[1], 1.0, -1.0)  # [n, d]: the direction of each feature's move
     moved = X[:, None, :] + h * sign[:, :, None] * np.eye(d)  # [n, d, d]: copy j moves feature j
@@ -121,7 +121,7 @@ def invert_whitebox(model, targets=None, *, n_steps=300, lr=5.0, l2=0.001, bound
 
     ``model``: a fitted ``TorchMLPClassifier`` or ``DPMLPClassifier`` (its ``net_`` is
     differentiated). Returns an array ``[len(targets), n_features]`` inside ``bounds``.
-    Introduced in notebooks/13_model_inversion.ipynb."""
+    Introduced in notebooks/14_model_inversion.ipynb."""
     net = getattr(model, "net_", None)
     if not isinstance(net, torch.nn.Module):
         raise TypeError(f"model: expected a fitted torch classifier with a net_ module (white-box), "
@@ -141,7 +141,7 @@ def invert_blackbox(model, targets=None, *, n_features, budget=50_000, n_steps=3
     after ``n_steps`` steps, or before a step would take the rows sent over ``budget``.
 
     Returns ``(X, n_queries)``: the reconstructions and the number of rows sent.
-    Introduced in notebooks/13_model_inversion.ipynb."""
+    Introduced in notebooks/14_model_inversion.ipynb."""
     check_model(model)
     d = check_int(n_features, "n_features", minimum=1)
     if getattr(model, "n_features_in_", d) != d:
@@ -178,7 +178,7 @@ def resemblance(X_rec, targets, X, y):
     most similar single image), ``dist_mean`` and ``dist_nearest`` (Euclidean distances to
     the average and to the nearest single image).
 
-    Introduced in notebooks/13_model_inversion.ipynb."""
+    Introduced in notebooks/14_model_inversion.ipynb."""
     X_rec = check_matrix(X_rec, "X_rec").astype(np.float64)
     X = check_matrix(X, "X").astype(np.float64)
     y, targets = np.asarray(y), np.asarray(targets)

@@ -1,6 +1,6 @@
 """The playground's engine: every knob of the course behind one call, with a cache.
 
-Introduced in notebooks/12_playground.ipynb.
+Introduced in notebooks/13_playground.ipynb.
 
 ``Playground().update(epochs=50)`` changes settings and returns everything the playground
 shows: each attack's scores, test accuracy, TPR at low FPR and where Alice lands. Work is
@@ -45,7 +45,7 @@ def check_settings(settings):
     """A complete, validated copy of ``settings`` (names from ``DEFAULTS``).
 
     ``epsilon=None`` trains without differential privacy.
-    Introduced in notebooks/12_playground.ipynb."""
+    Introduced in notebooks/13_playground.ipynb."""
     unknown = sorted(set(settings) - set(DEFAULTS))
     if unknown:
         raise TypeError(f"{unknown[0]}: not a playground setting; expected one of {sorted(DEFAULTS)}")
@@ -71,7 +71,7 @@ def training_key(settings):
     """What the trained models depend on: two settings with the same key share the target
     and its shadows (the output defense and the attack choice are not in it).
 
-    Introduced in notebooks/12_playground.ipynb."""
+    Introduced in notebooks/13_playground.ipynb."""
     return tuple(check_settings(settings)[k] for k in TRAINING_KEYS)
 
 
@@ -80,7 +80,7 @@ def where_record_lands(is_member, scores, index, fpr=0.01):
     strictly below its score, and whether its score is strictly above the threshold that
     flags at most ``fpr`` of the non-members (their ``1 - fpr`` quantile, ``method="higher"``).
 
-    Introduced in notebooks/12_playground.ipynb."""
+    Introduced in notebooks/13_playground.ipynb."""
     outside = np.asarray(scores, float)[~np.asarray(is_member, bool)]
     score = float(np.asarray(scores, float)[index])
     threshold = np.quantile(outside, 1 - fpr, method="higher")
@@ -102,7 +102,7 @@ def make_playground_data(n_members, n_population=1000, random_state=0):
     """``n_members`` members (Alice among them), as many non-members, and ``n_population``
     other users that the attacker can draw on (RMIA's comparison records).
 
-    Introduced in notebooks/12_playground.ipynb."""
+    Introduced in notebooks/13_playground.ipynb."""
     n = check_int(n_members, "n_members", minimum=2)
     n_population = check_int(n_population, "n_population", minimum=1)
     users = make_ad_clicks(2 * n + n_population, random_state=seed_from(random_state))
@@ -115,7 +115,7 @@ def make_playground_data(n_members, n_population=1000, random_state=0):
 def model_for(settings, random_state=0):
     """The estimator the settings describe: the course's MLP, or its DP-SGD twin.
 
-    Introduced in notebooks/12_playground.ipynb."""
+    Introduced in notebooks/13_playground.ipynb."""
     knobs = dict(hidden_sizes=(settings["hidden_units"],), epochs=settings["epochs"],
                  weight_decay=settings["l2"], dropout=settings["dropout"], random_state=random_state)
     if settings["epsilon"] is None:
@@ -141,7 +141,7 @@ def train_target_and_shadows(data, settings, random_state=0):
     """The target on the members and ``n_shadows`` shadows on random halves of members +
     non-members, trained as one batched model. DP models report Opacus's RDP accountant.
 
-    Introduced in notebooks/12_playground.ipynb."""
+    Introduced in notebooks/13_playground.ipynb."""
     rng = np.random.RandomState(seed_from(random_state))
     masks = np.vstack([data.is_member[None], random_halves(settings["n_shadows"], len(data.y), rng)])
     estimator = model_for(settings)
@@ -158,7 +158,7 @@ def train_target_and_shadows(data, settings, random_state=0):
 def model_api(model, output, *, noise_scale=0.1, decimals=1, random_state=0):
     """What the attacker can query: the model behind the chosen output defense.
 
-    Introduced in notebooks/12_playground.ipynb."""
+    Introduced in notebooks/13_playground.ipynb."""
     if output == "noise":
         return NoisyOutputs(model, noise_scale, random_state=random_state)
     if output == "rounding":
@@ -173,7 +173,7 @@ def attack_scores(attack, api, trained, data, random_state=0):
 
     LiRA (online, fixed variance) and RMIA (offline: only the shadows that did not train
     on a record count as its references) reuse the target's shadows.
-    Introduced in notebooks/12_playground.ipynb."""
+    Introduced in notebooks/13_playground.ipynb."""
     if attack not in ATTACKS:
         raise ValueError(f"attack: expected one of {ATTACKS}, got {attack!r}")
     X, y = data.X, data.y
@@ -223,7 +223,7 @@ class PlaygroundResult:
 class Playground:
     """Cached experiments: ``update(**changes)`` returns a ``PlaygroundResult``.
 
-    Introduced in notebooks/12_playground.ipynb."""
+    Introduced in notebooks/13_playground.ipynb."""
 
     def __init__(self, random_state=0, n_population=1000, cache_size=64, **settings):
         self.random_state = check_int(random_state, "random_state", minimum=0)

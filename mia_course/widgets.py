@@ -1,6 +1,6 @@
 """The playground's controls: thin ipywidgets front ends over ``mia_course.playground``.
 
-Introduced in notebooks/12_playground.ipynb (small versions in lessons 01, 04 and 09).
+Introduced in notebooks/13_playground.ipynb (small versions in lessons 01, 04 and 09).
 
 All the work happens in plain functions that tests call directly: ``Playground.update``
 computes, ``playground_figure`` draws, ``summary_html`` writes the table. A widget only
@@ -38,7 +38,7 @@ CONTROLS = {
 def make_control(name, value):
     """The ipywidget for one setting, starting at ``value`` (it must be one of the options).
 
-    Introduced in notebooks/12_playground.ipynb."""
+    Introduced in notebooks/13_playground.ipynb."""
     if name not in CONTROLS:
         raise ValueError(f"name: expected one of {sorted(CONTROLS)}, got {name!r}")
     label, options = CONTROLS[name]
@@ -59,7 +59,7 @@ def make_control(name, value):
 def summary_html(result):
     """The result as an HTML table: accuracy, epsilon, Alice, and one row per attack.
 
-    Introduced in notebooks/12_playground.ipynb."""
+    Introduced in notebooks/13_playground.ipynb."""
     eps = "no DP" if np.isinf(result.epsilon) else f"&epsilon; = {result.epsilon:.2f} (Opacus RDP accountant)"
     with_site, without = result.alice_click
     head = (f"<p><b>test accuracy {result.test_accuracy:.1%}</b> (train {result.train_accuracy:.1%}), {eps}. "
@@ -79,7 +79,7 @@ def playground_figure(result):
     """Log-log ROC of the chosen attacks (left) and member vs non-member score histograms,
     one per attack, with Alice marked (right).
 
-    Introduced in notebooks/12_playground.ipynb."""
+    Introduced in notebooks/13_playground.ipynb."""
     names = list(result.scores)
     fig = plt.figure(figsize=(10, max(4.0, 1.6 * len(names))))
     grid = fig.add_gridspec(len(names), 2, width_ratios=(1.1, 1))
@@ -116,7 +116,7 @@ class PlaygroundWidget:
     plot. ``settings`` set the rest (e.g. ``attacks=("loss",)``); ``update_times`` records
     how long each update took, from control change to new picture.
 
-    Introduced in notebooks/12_playground.ipynb."""
+    Introduced in notebooks/13_playground.ipynb."""
 
     def __init__(self, controls=tuple(CONTROLS), playground=None, **settings):
         unknown = [c for c in controls if c not in CONTROLS]

@@ -1,7 +1,7 @@
 """The playground in a real browser: JupyterLab + Debian's chromium, driven by Playwright.
 
 nbval runs notebooks in a bare kernel, so it cannot tell whether a widget *displays*. Here a
-JupyterLab server is started from this venv, chromium opens ``notebooks/12_playground.ipynb``,
+JupyterLab server is started from this venv, chromium opens ``notebooks/13_playground.ipynb``,
 runs all cells, and checks that the ``mia-playground`` box renders without widget errors or
 tracebacks, and that moving the ``epochs`` slider redraws the ``mia-plot`` image.
 
@@ -10,7 +10,7 @@ Needs chromium (``apt-get install chromium`` as root; ``make test`` does this wh
 dev extra); the test skips without them. It takes about 35 s on a 2-core machine (most of it
 Run All Cells), longer when the machine is busy. The notebook file is never
 written: autosave is off in the server's throw-away settings and the test checks the bytes.
-To try another copy of the course (a folder with ``notebooks/12_playground.ipynb``), set
+To try another copy of the course (a folder with ``notebooks/13_playground.ipynb``), set
 ``MIA_BROWSER_ROOT=/that/folder``. Screenshots go to pytest's ``tmp_path`` (paths printed; see
 them with ``-s``).
 """
@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(os.environ.get("MIA_BROWSER_ROOT", Path(__file__).resolve().parents[1]))
-NOTEBOOK = "notebooks/12_playground.ipynb"  # relative to ROOT, as JupyterLab's URL wants it
+NOTEBOOK = "notebooks/13_playground.ipynb"  # relative to ROOT, as JupyterLab's URL wants it
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 SERVER_START_S = 60   # JupyterLab answering /api/status
 PLAYGROUND_S = 300    # each wait of Run All Cells: the widget box visible, then every cell run

@@ -7,18 +7,18 @@ from mia_course.playground import OUTPUT_KEYS, training_key, where_record_lands
 from helpers import generic_grading_tests
 
 REFERENCES = {
-    "ex12_where_record_lands": where_record_lands,
-    "ex12_needs_retraining": lambda old, new: training_key(old) != training_key(new),
+    "ex13_where_record_lands": where_record_lands,
+    "ex13_needs_retraining": lambda old, new: training_key(old) != training_key(new),
 }
 HIDDEN_OPTIONS = {  # the kinds of case the hidden tests of solutions/ ask for
-    "ex12_where_record_lands": [{"as_int": True}, {"fpr": 0.5, "ties": True}, {"n": 4}, {"at_threshold": True, "fpr": 0.01}],
-    "ex12_needs_retraining": [{"key": "attacks"}, {"key": "noise_scale"}, {"key": "epsilon"}, {"key": "dropout"},
+    "ex13_where_record_lands": [{"as_int": True}, {"fpr": 0.5, "ties": True}, {"n": 4}, {"at_threshold": True, "fpr": 0.01}],
+    "ex13_needs_retraining": [{"key": "attacks"}, {"key": "noise_scale"}, {"key": "epsilon"}, {"key": "dropout"},
                               {"key": "n_members"}, {"key": "decimals"}],
 }
 
 
 def test_registry_lists_the_graded_functions_of_lesson_12():
-    assert [n for n in exercise_names() if n.startswith("ex12")] == sorted(REFERENCES)
+    assert [n for n in exercise_names() if n.startswith("ex13")] == sorted(REFERENCES)
 
 
 (test_the_package_reference_passes_public_and_hidden_cases, test_a_hard_coded_answer_fails,
@@ -54,14 +54,14 @@ def _lands(members_too=False, at_or_below=False, percent=False, reversed_share=F
 def test_where_record_lands_mistakes_get_words(mistake, words):
     options = [{}, {"ties": True}, {"at_threshold": True}, {"fpr": 0.2, "at_threshold": True},
                {"as_int": True, "ties": True}]
-    reports = [check("ex12_where_record_lands", _lands(**mistake), seed=s, cases=options) for s in range(5)]
+    reports = [check("ex13_where_record_lands", _lands(**mistake), seed=s, cases=options) for s in range(5)]
     assert not all(r.passed for r in reports)
     assert any(words in str(r) for r in reports), [str(r) for r in reports]
 
 
 def test_where_record_lands_wants_a_pair_and_a_boolean():
-    assert "pair" in str(check("ex12_where_record_lands", lambda m, s, i, f: 0.5))
-    assert "True or False" in str(check("ex12_where_record_lands", lambda m, s, i, f: (0.5, "yes")))
+    assert "pair" in str(check("ex13_where_record_lands", lambda m, s, i, f: 0.5))
+    assert "True or False" in str(check("ex13_where_record_lands", lambda m, s, i, f: (0.5, "yes")))
 
 
 @pytest.mark.parametrize("mistake, key, words", [
@@ -74,7 +74,7 @@ def test_where_record_lands_wants_a_pair_and_a_boolean():
     (lambda old, new: "yes", "epochs", "True or False"),
 ])
 def test_needs_retraining_mistakes_get_words(mistake, key, words):
-    report = check("ex12_needs_retraining", mistake, cases=[{"key": key}])
+    report = check("ex13_needs_retraining", mistake, cases=[{"key": key}])
     assert not report.passed and words in str(report), str(report)
 
 

@@ -235,17 +235,17 @@ def _update(X, g, lr, l2, bounds):
 
 
 REFERENCES = {
-    "ex13_confidence_gradient": lambda net, X, t: confidence_gradient(net, X, t)[1],
-    "ex13_projected_update": _update,
+    "ex14_confidence_gradient": lambda net, X, t: confidence_gradient(net, X, t)[1],
+    "ex14_projected_update": _update,
 }
-HIDDEN_OPTIONS = {  # the kinds of case the hidden tests of solutions/ex13 ask for
-    "ex13_confidence_gradient": [{"n_rows": 1}, {"same_target": True}, {"n_layers": 2, "n_classes": 10}],
-    "ex13_projected_update": [{"bounds": (0.0, 16.0)}, {"l2": 0.0}, {"n_rows": 1, "bounds": (-1.0, 1.0)}],
+HIDDEN_OPTIONS = {  # the kinds of case the hidden tests of solutions/ex14 ask for
+    "ex14_confidence_gradient": [{"n_rows": 1}, {"same_target": True}, {"n_layers": 2, "n_classes": 10}],
+    "ex14_projected_update": [{"bounds": (0.0, 16.0)}, {"l2": 0.0}, {"n_rows": 1, "bounds": (-1.0, 1.0)}],
 }
 
 
 def test_registry_has_the_two_checks_of_lesson_13():
-    assert [n for n in exercise_names() if n.startswith("ex13")] == sorted(REFERENCES)
+    assert [n for n in exercise_names() if n.startswith("ex14")] == sorted(REFERENCES)
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
@@ -278,7 +278,7 @@ def _student_gradient(score, dtype=torch.float32, reduce="sum"):
     (_student_gradient(lambda z, r, t: z, dtype=torch.float64), "float32"),
 ])
 def test_gradient_check_explains_typical_mistakes(fn, words):
-    report = check("ex13_confidence_gradient", fn, seed=0)
+    report = check("ex14_confidence_gradient", fn, seed=0)
     assert report.passed == (words is None), str(report)
     assert words is None or words in str(report), str(report)
 
@@ -291,8 +291,8 @@ def test_gradient_check_explains_typical_mistakes(fn, words):
     (lambda X, g, lr, l2, b: np.clip(X + lr * g, *b), "prior"),
 ])
 def test_update_check_explains_typical_mistakes(fn, words):
-    report = check("ex13_projected_update", fn, seed=0)
+    report = check("ex14_projected_update", fn, seed=0)
     assert not report.passed and words in str(report), str(report)
-    hidden = check("ex13_projected_update", lambda X, g, lr, l2, b: np.clip(X + lr * (g - 2 * l2 * X), 0, 1),
+    hidden = check("ex14_projected_update", lambda X, g, lr, l2, b: np.clip(X + lr * (g - 2 * l2 * X), 0, 1),
                    cases=[{"bounds": (0.0, 16.0)}] * 3, seed=0)
     assert not hidden.passed and "bounds you are given" in str(hidden)
