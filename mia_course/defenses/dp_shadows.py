@@ -41,10 +41,39 @@ def clipped_gradient_sums(params, X, y, valid, max_grad_norm, dropout=0.0):
     return grads, norms
 
 
+def poisson_batches(masks, sample_rate, generator):
+    """One step's Poisson-sampled batches: each model takes each of its rows independently
+    with probability ``sample_rate``. Returns ``(order, valid)``: row indices ``[n_models,
+    width]``, taken rows first, and whether each is taken (1.0) or padding (0.0).
+
+    Introduced in notebooks/09_differential_privacy.ipynb."""
+    take = masks & (torch.rand(masks.shape, generator=generator) < sample_rate)
+    width = max(int(take.sum(dim=1).max()), 1)
+    order = torch.argsort(take.float(), dim=1, descending=True, stable=True)[:, :width]
+    return order, torch.gather(take, 1, order).float()
+
+
+def noisy_average(grads, noise_multiplier, max_grad_norm, expected, generator):
+    """Each model's clipped-gradient sums plus N(0, (noise_multiplier * C)^2) noise per
+    coordinate, divided by its expected batch size ``expected[n_models]`` (as
+    ``dp_sgd.noisy_gradient`` does for one model).
+
+    Introduced in notebooks/09_differential_privacy.ipynb."""
+    shape = (-1,) + (1,) * (grads[0].dim() - 1)
+    return [(g + torch.normal(0.0, noise_multiplier * max_grad_norm, g.shape, generator=generator))
+            / expected.view(shape) for g in grads]
+
+
 class BatchedDPMLP(BatchedMLP):
     """``n_models`` copies of a ``DPMLPClassifier`` trained privately as one stacked model.
 
+    ``observer``: None, or a callable (set on the class or the instance, e.g. by a test) that
+    each step receives ``params`` (before the step), ``rows`` and ``valid`` (the Poisson
+    batches: indices into the training pool) and ``grads`` (the noisy averages handed to
+    Adam), to check noise, clipping and sampling from outside (tests/dp_checks.py).
     Introduced in notebooks/09_differential_privacy.ipynb."""
+
+    observer = None
 
     def fit(self, X, y, masks):
         est = self.estimator
@@ -69,17 +98,13 @@ class BatchedDPMLP(BatchedMLP):
 
     def _train(self, X, y, masks, gen):
         est, C, sigma = self.estimator, float(self.estimator.max_grad_norm), self.noise_multiplier_
-        flat = [p for pair in self.params_ for p in pair]
         adam = BatchedAdam(self.params_, lr=est.lr, weight_decay=est.weight_decay)
         expected = self.sample_rate_ * masks.sum(dim=1).float()  # expected batch size per model
         for _ in tqdm(range(self.steps_), desc=f"DP training {len(masks)} models", delay=2.0, leave=False):
-            take = masks & (torch.rand(masks.shape, generator=gen) < self.sample_rate_)  # Poisson
-            width = max(int(take.sum(dim=1).max()), 1)
-            order = torch.argsort(take.float(), dim=1, descending=True, stable=True)[:, :width]
-            valid = torch.gather(take, 1, order).float()
+            order, valid = poisson_batches(masks, self.sample_rate_, gen)
             with torch.no_grad():
                 grads, _ = clipped_gradient_sums(self.params_, X[order], y[order], valid, C, est.dropout)
-                shape = (-1,) + (1,) * (flat[0].dim() - 1)
-                grads = [(g + torch.normal(0.0, sigma * C, g.shape, generator=gen)) / expected.view(shape)
-                         for g in grads]
+                grads = noisy_average(grads, sigma, C, expected, gen)
+            if self.observer is not None:  # before the step: params_ are those the gradients are of
+                self.observer(params=self.params_, rows=order, valid=valid, grads=grads)
             adam.step(grads, active=torch.ones(len(masks), dtype=torch.bool))

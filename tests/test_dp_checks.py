@@ -1,0 +1,69 @@
+"""The batched DP-SGD trainer does what it promises, measured from outside (tests/dp_checks.py):
+noise of sigma * C per coordinate of the clipped sum (divided by the expected batch size),
+clipping to C per example, Poisson sampling at Opacus's rate, and an epsilon that Opacus's
+accountant confirms from the measured noise, the measured rate and the counted steps.
+tests/test_breakages.py shows that each check fails when that part is broken."""
+import numpy as np
+import pytest
+import torch
+
+from dp_checks import (check_clipping, check_epsilon, check_noise, check_sampling, measure,
+                       measured_epsilon, opacus_sample_rate, record_dp_run, reference_clipped_sum)
+from mia_course.data import make_ad_clicks
+from mia_course.defenses.dp_models import DPMLPClassifier
+from mia_course.defenses.dp_shadows import clipped_gradient_sums
+from mia_course.shadows import random_halves
+
+# C well below the gradient norms, so that clipping changes every gradient
+DP_ESTIMATOR = DPMLPClassifier(target_epsilon=2.0, epochs=4, hidden_sizes=(8,), batch_size=25,
+                               max_grad_norm=0.1, lr=0.01)
+
+
+def dp_data():
+    d = make_ad_clicks(400, random_state=0)
+    return d.X, d.y, random_halves(4, 400, np.random.RandomState(0))
+
+
+@pytest.fixture(scope="module", params=[0, 1])
+def run_and_measured(request):
+    X, y, masks = dp_data()
+    run = record_dp_run(DP_ESTIMATOR, X, y, masks, random_state=request.param)
+    return run, measure(run)
+
+
+def test_noise_is_sigma_c_per_coordinate(run_and_measured):
+    check_noise(*run_and_measured)
+
+
+def test_clipping_is_per_example(run_and_measured):
+    check_clipping(*run_and_measured)
+
+
+def test_sampling_is_poisson_at_opacus_rate(run_and_measured):
+    check_sampling(*run_and_measured)
+
+
+def test_epsilon_of_the_actual_run_is_the_target(run_and_measured):
+    run, measured = run_and_measured
+    check_epsilon(run, measured)
+    # the trainer ran the steps it accounted for, at the rate it accounted for
+    assert measured.n_steps == run.stack.steps_ == DP_ESTIMATOR.epochs * 8
+    assert run.stack.sample_rate_ == opacus_sample_rate(200, 25) == 1 / 8
+    assert measured_epsilon(run, measured) == pytest.approx(2.0, rel=0.1)
+
+
+def test_reference_clipped_sum_is_the_trainers_clipped_sum():
+    """The check's autograd reference and the trainer's written-out clipping agree exactly
+    (no noise involved): the residuals above are noise only."""
+    X, y, masks = dp_data()
+    run = record_dp_run(DP_ESTIMATOR, X, y, masks)
+    step = run.steps[3]
+    params = step["params"]
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+    grads, norms = clipped_gradient_sums(params, Xt[step["rows"]], yt[step["rows"]], step["valid"].float(), 0.1)
+    for k in range(len(masks)):
+        rows = step["rows"][k][step["valid"][k]]
+        S, ref_norms = reference_clipped_sum([t[k] for pair in params for t in pair], Xt[rows], yt[rows], 0.1)
+        ours = torch.cat([g[k].reshape(-1) for g in grads]).double()
+        assert torch.allclose(ours, S, atol=1e-6)
+        assert torch.allclose(norms[k][step["valid"][k]].double(), ref_norms, atol=1e-5)
