@@ -143,7 +143,10 @@ def train_target_and_shadows(data, settings, random_state=0):
 
     Introduced in notebooks/13_playground.ipynb."""
     rng = np.random.RandomState(seed_from(random_state))
-    masks = np.vstack([data.is_member[None], random_halves(settings["n_shadows"], len(data.y), rng)])
+    # halves of the distinct records: a duplicated row is IN (or OUT) for a shadow in all its places
+    _, record = np.unique(np.c_[data.X, data.y], axis=0, return_inverse=True)
+    halves = random_halves(settings["n_shadows"], int(record.max()) + 1, rng)[:, record.ravel()]
+    masks = np.vstack([data.is_member[None], halves])
     estimator = model_for(settings)
     stack = train_shadow_models(estimator, data.X, data.y, masks, random_state=rng)
     epsilon = float("inf")

@@ -58,7 +58,7 @@ def train_shadow_models(estimator, X, y, masks, *, random_state=None, n_jobs=Non
     if n_threads is not None:
         check_int(n_threads, "n_threads", minimum=1)
     from mia_course.defenses.dp_models import DPMLPClassifier  # defenses build on this module
-    if isinstance(estimator, DPMLPClassifier):
+    if isinstance(estimator, DPMLPClassifier) and not estimator.early_stopping:
         from mia_course.defenses.dp_shadows import BatchedDPMLP
         return BatchedDPMLP(estimator, seeds, n_threads).fit(X, y, masks)
     if isinstance(estimator, TorchMLPClassifier) and not estimator.early_stopping:
