@@ -13,6 +13,7 @@ example's gradient with ``torch.func`` (autograd), clips it to C and sums: ``S``
 trainer's gradient times the expected batch size ``q * n_k`` minus ``S`` is what the
 trainer added: it must be N(0, (sigma C)^2) noise per coordinate, independent of ``S``.
 """
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,21 +36,28 @@ class DPRun:
     y: np.ndarray = None
 
 
-def record_dp_run(estimator, X, y, masks, random_state=0):
-    """Train ``len(masks)`` DP models with ``train_shadow_models`` and record every step."""
-    run = DPRun(estimator=estimator, masks=np.asarray(masks), X=X, y=y)
-
+@contextmanager
+def record_observer(steps):
+    """While in the block, every step of the batched DP trainer is appended to ``steps``:
+    ``dict(params, rows, valid, grads)`` (copies)."""
     def observer(*, params, rows, valid, grads):
-        run.steps.append(dict(params=[(W.detach().clone(), b.detach().clone()) for W, b in params],
-                              rows=rows.clone(), valid=valid.clone().bool(),
-                              grads=[g.detach().clone() for g in grads]))
+        steps.append(dict(params=[(W.detach().clone(), b.detach().clone()) for W, b in params],
+                          rows=rows.clone(), valid=valid.clone().bool(),
+                          grads=[g.detach().clone() for g in grads]))
 
     old = BatchedDPMLP.observer
     BatchedDPMLP.observer = staticmethod(observer)
     try:
-        run.stack = train_shadow_models(estimator, X, y, masks, random_state=random_state)
+        yield steps
     finally:
         BatchedDPMLP.observer = old
+
+
+def record_dp_run(estimator, X, y, masks, random_state=0):
+    """Train ``len(masks)`` DP models with ``train_shadow_models`` and record every step."""
+    run = DPRun(estimator=estimator, masks=np.asarray(masks), X=X, y=y)
+    with record_observer(run.steps):
+        run.stack = train_shadow_models(estimator, X, y, masks, random_state=random_state)
     assert isinstance(run.stack, BatchedDPMLP), "the DP estimator did not go to the batched DP trainer"
     return run
 

@@ -77,19 +77,19 @@ def zero_noise_multiplier():
 
 
 DP_BREAKAGES = [
-    ("noise removed", noise_times(0.0), "check_noise"),
-    ("noise removed", noise_times(0.0), "check_epsilon"),
-    ("noise 10x too large", noise_times(10.0), "check_noise"),
-    ("noise 10x too small", noise_times(0.1), "check_noise"),
-    ("noise 10x too small", noise_times(0.1), "check_epsilon"),
-    ("batch clipping instead of per-example clipping", batch_clipping(), "check_clipping"),
-    ("accountant given half the sampling rate", accountant_told(rate=0.5), "check_epsilon"),
-    ("accountant given twice the sampling rate", accountant_told(rate=2.0), "check_epsilon"),
-    ("accountant given half the steps", accountant_told(steps=0.5), "check_epsilon"),
-    ("fixed-size batches instead of Poisson sampling", fixed_size_batches(), "check_sampling"),
-    ("divided by the actual batch size", divide_by_actual_batch_size(), "check_noise"),
-    ("noise multiplier 0 (and reported as 0)", zero_noise_multiplier(), "check_noise"),
-    ("noise multiplier 0 (and reported as 0)", zero_noise_multiplier(), "check_epsilon"),
+    ("noise removed", noise_times(0.0), "check_noise", "noise std"),
+    ("noise removed", noise_times(0.0), "check_epsilon", "measured epsilon inf"),
+    ("noise 10x too large", noise_times(10.0), "check_noise", "noise std"),
+    ("noise 10x too small", noise_times(0.1), "check_noise", "noise std"),
+    ("noise 10x too small", noise_times(0.1), "check_epsilon", "measured epsilon"),
+    ("batch clipping instead of per-example clipping", batch_clipping(), "check_clipping", "along the clipped sum"),
+    ("accountant given half the sampling rate", accountant_told(rate=0.5), "check_epsilon", "measured epsilon"),
+    ("accountant given twice the sampling rate", accountant_told(rate=2.0), "check_epsilon", "measured epsilon"),
+    ("accountant given half the steps", accountant_told(steps=0.5), "check_epsilon", "measured epsilon"),
+    ("fixed-size batches instead of Poisson sampling", fixed_size_batches(), "check_sampling", "batch-size variance"),
+    ("divided by the actual batch size", divide_by_actual_batch_size(), "check_noise", "noise (std|level)"),
+    ("noise multiplier 0 (and reported as 0)", zero_noise_multiplier(), "check_noise", "no noise"),
+    ("noise multiplier 0 (and reported as 0)", zero_noise_multiplier(), "check_epsilon", "measured epsilon inf"),
 ]
 
 
@@ -109,10 +109,10 @@ def broken_runs():
     return get
 
 
-@pytest.mark.parametrize("name,patch,check", DP_BREAKAGES, ids=[f"{b[0]}-{b[2]}" for b in DP_BREAKAGES])
-def test_dp_breakage_is_caught(name, patch, check, broken_runs):
+@pytest.mark.parametrize("name,patch,check,message", DP_BREAKAGES, ids=[f"{b[0]}-{b[2]}" for b in DP_BREAKAGES])
+def test_dp_breakage_is_caught(name, patch, check, message, broken_runs):
     run, measured = broken_runs(name, patch)
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match=message):
         getattr(dp_checks, check)(run, measured)
 
 
@@ -129,13 +129,13 @@ def test_lira_in_and_out_swapped_is_caught(setting, monkeypatch):
         phi, is_in = original(self, X, y)
         return phi, ~is_in
     monkeypatch.setattr(LiRA, "shadow_confidences", swapped)
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match="LiRA AUC"):
         checks.check_lira_finds_members(setting)
 
 
 def test_rmia_without_a_correction_is_caught(setting, monkeypatch):
     monkeypatch.setattr(mia_course.rmia, "offline_probability", lambda p_out, a=0.3: np.asarray(p_out, float))
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match="Kendall"):
         checks.check_rmia_offline(setting)
 
 
@@ -144,7 +144,7 @@ def test_audit_with_point_estimate_instead_of_clopper_pearson_is_caught(monkeypa
         p = np.asarray(successes, float) / np.asarray(trials, float)
         return p, p
     monkeypatch.setattr(mia_course.audit, "clopper_pearson", point_estimate)
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match="false claims"):
         checks.check_audit_is_a_lower_bound()
 
 
@@ -153,5 +153,5 @@ def test_tpr_at_fpr_interpolating_between_roc_points_is_caught(monkeypatch):
         fprs, tprs, _ = mia_course.metrics.roc(is_member, scores)
         return float(np.interp(fpr, fprs, tprs))
     monkeypatch.setattr(mia_course.metrics, "tpr_at_fpr", interpolated)
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match="reference"):
         checks.check_tpr_at_fpr()
