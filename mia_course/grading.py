@@ -116,6 +116,7 @@ def register(exercise):
 
 def _load():  # importing a check module registers its exercises
     import mia_course.exercise_checks  # noqa: F401  (lessons 01-03)
+    import mia_course.exercise_checks_canaries  # noqa: F401  (12)
     import mia_course.exercise_checks_defenses  # noqa: F401  (08, 10)
     import mia_course.exercise_checks_dp  # noqa: F401  (09, 11)
     import mia_course.exercise_checks_exposure  # noqa: F401  (06-07)

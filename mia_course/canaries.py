@@ -1,0 +1,189 @@
+"""Canaries: records built to be caught, and the audits of DP-SGD that use them.
+
+Introduced in notebooks/12_auditing_with_canaries.ipynb.
+
+A natural record moves a DP model very little, so an audit built on natural records proves a
+small epsilon. A **canary** is a record made to be as visible as possible: here, a user who
+visited only a site that nobody else visits (a column of its own, visited ``strength`` times
+as hard as a real visit). The first-layer weights of that site move only through the canary
+and through the DP noise, so every step that samples the canary pushes them by a clipped step
+that nothing else blurs. Each canary is inserted with probability 1/2, independently, in each
+training run; the score says how much the canary's own weights lowered its loss, and the audit
+turns correct in/out guesses into a lower bound on epsilon (``mia_course.audit``).
+
+Threat model: white-box. The auditor sees the final weights and the initial ones (the
+trainer's seed); DP promises the same bound for anything computed from the output, so the
+audit is valid. ``BrokenDPMLP`` is a deliberately wrong DP-SGD for the lesson only.
+"""
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+from mia_course._validation import check_int, check_labels, check_matrix, check_real
+from mia_course.audit import one_run_epsilon
+from mia_course.defenses.dp_models import DPMLPClassifier
+from mia_course.defenses.dp_shadows import BatchedDPMLP
+from mia_course.models import seed_from
+from mia_course.shadows import BatchedMLP, check_masks, train_shadow_models
+from mia_course.stacked import initial_stacked_params, stacked_forward
+
+
+def add_canaries(X, y, n_canaries, *, strength=10.0, random_state=None):
+    """``(X_all, y_all, canary_rows, canary_columns)``: ``X`` with ``n_canaries`` new columns
+    (canary sites that no real user visits), then ``n_canaries`` canary rows, each visiting
+    only its own site (value ``strength``), each with a random label drawn from ``y``'s classes.
+
+    Introduced in notebooks/12_auditing_with_canaries.ipynb."""
+    X = check_matrix(X, "X")
+    y = check_labels(y, "y", n=X.shape[0])
+    n_canaries = check_int(n_canaries, "n_canaries", minimum=1)
+    strength = check_real(strength, "strength", minimum=0.0, strict_min=True)
+    rng = check_random_state(random_state)
+    n, f = X.shape
+    X_all = np.zeros((n + n_canaries, f + n_canaries), dtype=np.float32)
+    X_all[:n, :f] = X
+    X_all[n:, f:] = strength * np.eye(n_canaries, dtype=np.float32)
+    y_all = np.concatenate([y, rng.choice(np.unique(y), size=n_canaries)])
+    return X_all, y_all, np.arange(n, n + n_canaries), np.arange(f, f + n_canaries)
+
+
+def canary_masks(n_models, n_real, n_canaries, *, random_state=None):
+    """``(masks, is_in)``: every real row trains every model; each canary is in each model
+    independently with probability 1/2 (``is_in``: ``[n_models, n_canaries]``).
+
+    Introduced in notebooks/12_auditing_with_canaries.ipynb."""
+    n_models = check_int(n_models, "n_models", minimum=1)
+    n_real = check_int(n_real, "n_real", minimum=1)
+    n_canaries = check_int(n_canaries, "n_canaries", minimum=1)
+    is_in = check_random_state(random_state).random_sample((n_models, n_canaries)) < 0.5
+    masks = np.concatenate([np.ones((n_models, n_real), dtype=bool), is_in], axis=1)
+    return masks, is_in
+
+
+class BrokenDPMLP(BatchedDPMLP):
+    """A deliberately BROKEN DP-SGD, for teaching only: it asks Opacus's accountant for the
+    noise of ``target_epsilon``, but divides the noise by the expected batch size twice (once
+    when drawing it, once when averaging), a classic bug. It claims ``target_epsilon``; it
+    does not deliver it. Never use it to train anything you publish.
+
+    Introduced in notebooks/12_auditing_with_canaries.ipynb."""
+
+    def _train(self, X, y, masks, gen):
+        claimed = self.noise_multiplier_
+        expected = float(self.sample_rate_ * masks.sum(dim=1).float().mean())
+        self.noise_multiplier_ = claimed / expected  # THE BUG: the noise shrinks with the batch
+        try:
+            super()._train(X, y, masks, gen)
+        finally:
+            self.noise_multiplier_ = claimed  # what it reports: the accountant's noise
+
+
+def train_with_canaries(estimator, X_all, y_all, masks, *, broken=False, random_state=None):
+    """The models of ``train_shadow_models(estimator, X_all, y_all, masks)`` (batched); with
+    ``broken=True`` a ``DPMLPClassifier`` is trained by ``BrokenDPMLP`` instead.
+
+    Introduced in notebooks/12_auditing_with_canaries.ipynb."""
+    if not broken:
+        return train_shadow_models(estimator, X_all, y_all, masks, random_state=random_state, n_threads=1)
+    if not isinstance(estimator, DPMLPClassifier):
+        raise TypeError(f"estimator: broken=True needs a DPMLPClassifier, got {type(estimator).__name__}")
+    X_all, y_all = check_matrix(X_all, "X_all"), check_labels(y_all, "y_all", n=len(X_all))
+    masks = check_masks(masks, len(y_all))
+    rng = check_random_state(random_state)
+    seeds = [int(s) for s in rng.randint(2**31 - 1, size=len(masks))]
+    return BrokenDPMLP(estimator, seeds, n_threads=1).fit(X_all, y_all, masks)
+
+
+def canary_scores(models, X_all, y_all, canary_rows, canary_columns):
+    """White-box scores ``[n_models, n_canaries]``: the loss each canary would have if the
+    first-layer weights of its own site had stayed at their initial values, minus its loss in
+    the trained model. Members pushed those weights towards their label: high scores.
+
+    Introduced in notebooks/12_auditing_with_canaries.ipynb."""
+    if not isinstance(models, BatchedMLP):
+        raise TypeError(f"models: expected batched models from train_with_canaries, got {type(models).__name__}")
+    X_all = check_matrix(X_all, "X_all")
+    y_all = check_labels(y_all, "y_all", n=len(X_all))
+    rows, cols = np.asarray(canary_rows), np.asarray(canary_columns)
+    if rows.shape != cols.shape or rows.ndim != 1:
+        raise ValueError("canary_columns: expected one column per canary row")
+    Xc = torch.from_numpy(np.ascontiguousarray(X_all[rows]))
+    strength = Xc[np.arange(len(rows)), cols]  # [m]
+    sizes = [W.shape[2] for W, _ in models.params_[:-1]]
+    init = initial_stacked_params(X_all.shape[1], sizes, len(models.classes_),
+                                  [seed_from(s) for s in models.seeds])
+    (W1, b1), rest = models.params_[0], models.params_[1:]
+    labels = np.searchsorted(models.classes_, y_all[rows])
+    losses = []
+    with torch.no_grad():
+        first = torch.baddbmm(b1, Xc.expand(len(W1), *Xc.shape), W1)  # [n_models, m, hidden]
+        moved = (W1[:, cols, :] - init[0][0][:, cols, :]) * strength[None, :, None]
+        for pre in (first - moved, first):  # the site's weights reset to their start; trained
+            h = torch.relu(pre)
+            logits = stacked_forward(rest, h) if rest else h
+            logp = torch.log_softmax(logits.double(), dim=-1).numpy()
+            losses.append(-logp[:, np.arange(len(rows)), labels])
+    return losses[0] - losses[1]
+
+
+def one_run_guesses(scores, is_in, n_guesses):
+    """``(guesses, correct)`` of the one-run rule: in each run (row), guess "in" for the
+    ``n_guesses // 2`` highest scores, "out" for as many lowest, abstain on the rest.
+
+    Introduced in notebooks/12_auditing_with_canaries.ipynb."""
+    scores, is_in = np.atleast_2d(np.asarray(scores, float)), np.atleast_2d(np.asarray(is_in, bool))
+    if scores.shape != is_in.shape:
+        raise ValueError(f"is_in: expected shape {scores.shape} like scores, got {is_in.shape}")
+    half = check_int(n_guesses, "n_guesses", minimum=2, maximum=scores.shape[1]) // 2
+    order = np.argsort(-scores, axis=1, kind="stable")
+    top = np.take_along_axis(is_in, order[:, :half], axis=1)
+    bottom = np.take_along_axis(is_in, order[:, -half:], axis=1)
+    return 2 * half * len(scores), int(top.sum() + (~bottom).sum())
+
+
+def one_run_audit(scores, is_in, n_guesses, *, delta, confidence=0.95):
+    """``(epsilon, guesses, correct)``: the one-run bound on the guesses of
+    ``one_run_guesses``, with all the canaries of all runs counted for delta's term (runs are
+    independent, so their guesses add up).
+
+    Introduced in notebooks/12_auditing_with_canaries.ipynb."""
+    guesses, correct = one_run_guesses(scores, is_in, n_guesses)
+    n_all = int(np.asarray(is_in).size)
+    return one_run_epsilon(guesses, correct, delta=delta, confidence=confidence, n_canaries=n_all), guesses, correct
+
+
+def audit_dp_sgd(target_epsilon, X, y, *, delta, n_runs=16, n_canaries=500, n_guesses=20,
+                 broken=False, random_state=None, **training):
+    """The canary audit of DP-SGD at ``target_epsilon``, from start to end: ``n_runs``
+    DP models trained as one batch on ``X, y`` plus ``n_canaries`` canaries each (every
+    canary in with probability 1/2), white-box scores, ``n_guesses`` guesses per run and the
+    one-run bound. ``training``: ``DPMLPClassifier`` settings (default: full-batch DP-SGD,
+    ``lr=1e-3``, the setting in which one canary moves its weights the most).
+    Returns a dict: epsilon, guesses, correct, scores, is_in.
+
+    Introduced in notebooks/12_auditing_with_canaries.ipynb."""
+    rng = check_random_state(random_state)
+    X_all, y_all, rows, cols = add_canaries(X, y, n_canaries, random_state=rng)
+    masks, is_in = canary_masks(n_runs, len(y), n_canaries, random_state=rng)
+    settings = {"batch_size": len(y_all), "lr": 1e-3, **training}
+    estimator = DPMLPClassifier(target_epsilon=target_epsilon, delta=delta, **settings)
+    models = train_with_canaries(estimator, X_all, y_all, masks, broken=broken, random_state=rng)
+    scores = canary_scores(models, X_all, y_all, rows, cols)
+    epsilon, guesses, correct = one_run_audit(scores, is_in, n_guesses, delta=delta)
+    return dict(epsilon=epsilon, guesses=guesses, correct=correct, scores=scores, is_in=is_in)
+
+
+def natural_audit(estimator, X, y, *, delta, n_models=4, random_state=None):
+    """Lesson 11's audit with natural records, batched: ``n_models`` models trained on random
+    halves of ``X, y``, every record scored by its log-probability of its own label in every
+    model, and ``empirical_epsilon`` on all (model, record) pairs.
+
+    Introduced in notebooks/12_auditing_with_canaries.ipynb."""
+    from mia_course.audit import empirical_epsilon
+    from mia_course.shadows import random_halves
+    rng = check_random_state(random_state)
+    X, y = check_matrix(X, "X"), check_labels(y, "y", n=len(X))
+    masks = random_halves(check_int(n_models, "n_models", minimum=2), len(y), rng)
+    models = train_shadow_models(estimator, X, y, masks, random_state=rng, n_threads=1)
+    proba = models.predict_proba(X)[:, np.arange(len(y)), np.searchsorted(models.classes_, y)]
+    return empirical_epsilon(masks.ravel(), np.log(proba + 1e-12).ravel(), delta)
