@@ -6,7 +6,8 @@ Four students hand in through an LMS download (``~/Downloads/submissions.zip``, 
 names, one late, one resubmitted):
 
 - ``untouched``: the notebooks as ``mia-course lessons`` gives them (``exercises/``);
-- ``correct``: the solutions' code, and a written answer for each question;
+- ``correct``: the solutions' code, and a written answer for each question; they deleted the
+  graded cell of ex09's question 1 (autograde puts it back);
 - ``buggy``: correct except one bug in each of ex02 (question 2) and ex09 (question 2);
 - ``delegating``: ex02 and ex09 answered by calling the package's own references.
 
@@ -61,6 +62,7 @@ DELEGATED = {  # grade_id: an answer that calls the package's reference
                     "    return dp_sgd.noisy_gradient(clipped, max_grad_norm, noise_multiplier, expected_batch_size,\n"
                     "                                 generator=generator)",
 }
+DELETED = "ex09_q1_tests"  # the correct student deleted this graded cell
 pytestmark = pytest.mark.slow  # the slow one: register "slow" in pyproject's pytest markers
 
 
@@ -95,6 +97,8 @@ def student_notebook(name, kind):
         if kind == "delegating" and gid in DELEGATED:
             source = DELEGATED[gid]
         cell.source = source
+    if kind == "correct" and name == "ex09_differential_privacy":
+        nb.cells = [c for c in nb.cells if _grade_id(c) != DELETED]
     return nb
 
 
@@ -173,6 +177,10 @@ def test_the_collected_class_gets_the_scores_it_deserves_per_question(classroom)
                     print(f"{kind:10s} {column:45s} {table[sid][column]}")
         print(f"{kind:10s} total {table[sid]['score']} of {table[sid]['max_score']}, ungraded {table[sid]['ungraded']}")
     assert "Skipped submission" not in log
+    for sid, (_, _, notebooks, _, _) in STUDENTS.items():
+        assert sorted(p.stem for p in (course / "submitted" / sid / ASSIGNMENT).glob("*.ipynb")) == sorted(notebooks)
+    restored = nbformat.read(course / "autograded" / "1002" / ASSIGNMENT / "ex09_differential_privacy.ipynb", as_version=4)
+    assert DELETED in [_grade_id(c) for c in restored.cells], "autograde puts a deleted graded cell back"
 
 
 def test_autograde_warns_about_checksums_only_where_it_restores_hidden_tests(classroom):
