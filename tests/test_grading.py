@@ -309,3 +309,20 @@ def test_every_exercise_names_its_references_and_they_resolve():
             assert inspect.isfunction(resolve(spec)) and spec.startswith("mia_course."), spec
         assert len(reference_codes(exercise)) == len(set(REFERENCES.get(name, ()) + tuple(exercise.references)))
     assert set(REFERENCES) <= set(exercise_names()), "a stale name in mia_course.tripwire.REFERENCES"
+
+
+@pytest.mark.parametrize("name", exercise_names())
+def test_released_notebooks_do_not_import_the_reference_they_ask_for(name):
+    """The first cell of the student notebook imports no reference of its exercises (the demo
+    cells that need one import it after the question)."""
+    import glob
+    import nbformat
+    from pathlib import Path
+    from mia_course.tripwire import REFERENCES
+    path = glob.glob(str(Path(__file__).resolve().parents[1] / "exercises" / f"{name[:4]}_*.ipynb"))[0]
+    first = nbformat.read(path, as_version=4).cells[1]
+    assert first.cell_type == "code"
+    imported = {n.strip().split(" as ")[0] for line in first.source.split("\n")
+                if (m := re.match(r"from \S+ import (.*)", line)) for n in m.group(1).split(",")}
+    for spec in tuple(REFERENCES.get(name, ())) + tuple(REGISTRY[name].references):
+        assert spec.split(":")[1].split(".")[0] not in imported, (name, spec)
