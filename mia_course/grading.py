@@ -6,7 +6,8 @@ Introduced in solutions/ex01_confidence.ipynb (every exercise notebook uses it).
 (see the ``mia_course.exercise_checks*`` modules), compares the learner's answers with the
 package's reference and returns a :class:`Report`: which cases passed and, for a failure, what is
 wrong, without the expected values. Exceptions, wrong types and shapes become failed
-checks, never a crash; a case running over ``timeout`` seconds is stopped.
+checks, never a crash; a case running over ``timeout`` seconds is stopped; a function that
+calls the package's reference for the exercise fails (``mia_course.tripwire``).
 ``assert_passes`` prints the report and raises AssertionError unless it passed: graded
 cells call it, so that nbgrader gives zero for a failure.
 """
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mia_course import tripwire
+
 DEFAULT_TIMEOUT = 3.0  # seconds per case
 REGISTRY = {}
 
@@ -27,7 +30,8 @@ REGISTRY = {}
 class Exercise:
     """One graded function. ``make_case(rng, **options)`` returns ``(description, args,
     context)``; ``judge(context, output)`` returns None (right) or a message in words;
-    ``hint(exception)`` may add advice to the learner's exception."""
+    ``hint(exception)`` may add advice to the learner's exception; ``references`` names the
+    package functions that compute the answer ("module:name", see ``mia_course.tripwire``)."""
     name: str
     function_name: str
     make_case: object
@@ -35,6 +39,7 @@ class Exercise:
     default_cases: list
     hidden_tests: bool = False
     hint: object = None
+    references: tuple = ()
 
 
 @dataclass
@@ -219,11 +224,15 @@ def check(name, obj, *, seed=None, cases=None, kind="public", timeout=DEFAULT_TI
     if fn is None:
         report.results.append(CaseResult("find your function", False, problem))
         return report
-    rng, warned = np.random.default_rng(seed), set()
+    rng, warned, codes = np.random.default_rng(seed), set(), tripwire.reference_codes(exercise)
     for options in options_list:
         description, args, context = exercise.make_case(rng, **options)
-        status, value, caught = call_limited(fn, copy.deepcopy(args), timeout)
+        delegated = []
+        status, value, caught = call_limited(tripwire.watching(fn, codes, delegated), copy.deepcopy(args), timeout)
         warned.update(f"your function warned: {w.category.__name__}: {w.message}" for w in caught)
+        if delegated:
+            report.results.append(CaseResult(description, False, tripwire.MESSAGE.format(name=delegated[0])))
+            break
         if status == "timeout":
             report.results.append(CaseResult(description, False, f"stopped after {timeout:g} s: your "
                                              "function is too slow (or never returns); remaining cases skipped"))

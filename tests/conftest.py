@@ -9,8 +9,27 @@ import torch  # noqa: E402
 
 from mia_course.data import make_ad_clicks  # noqa: E402
 from mia_course.models import TorchMLPClassifier  # noqa: E402
+from mia_course.tripwire import allowed  # noqa: E402
 
 torch.set_num_threads(1)  # the test machine is small and shared; one thread is faster there
+
+
+@pytest.fixture
+def tripwire():
+    """Take this fixture to test with the tripwire on (graded checks fail a learner's function
+    that calls the package's reference); tests/test_grading.py does."""
+
+
+@pytest.fixture(autouse=True)
+def _tripwire_off_unless_asked(request):
+    """The tests of the judges pass the package's reference itself, or a deliberate mistake built
+    on it, as the learner's function: the tripwire is off for them. Notebooks, the nbgrader round
+    trip and the tests that take the ``tripwire`` fixture run with it on."""
+    if "tripwire" in request.fixturenames:
+        yield
+    else:
+        with allowed():
+            yield
 
 
 @pytest.fixture(scope="session")

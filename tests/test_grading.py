@@ -201,3 +201,128 @@ def test_reference_attack_dataset_is_what_shadow_model_attack_builds():
     ours = reference_attack_dataset(shadows, masks, X, y)
     assert np.allclose(ours[0], attack.attack_X_)
     assert np.array_equal(ours[1], attack.attack_y_) and np.array_equal(ours[2], attack.attack_class_)
+
+
+# ---- the tripwire: no credit for calling the package's own answer (tests take the `tripwire` fixture) ----
+
+def _solution_functions(notebook):
+    """The functions of the solution cells of ``solutions/<notebook>.ipynb`` (after the imports of
+    its first cell): a learner's own code."""
+    import glob
+    import nbformat
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    nb = nbformat.read(glob.glob(str(root / "solutions" / f"{notebook}*.ipynb"))[0], as_version=4)
+    namespace = {}
+    exec("\n".join(line for line in nb.cells[1].source.split("\n") if re.match(r"(from \S+ )?import ", line)),
+         namespace)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            exec(cell.source, namespace)
+    return namespace
+
+
+def _delegators():
+    from mia_course import metrics
+    from mia_course.defenses import dp_sgd
+    from mia_course.lira import lira_scores
+    from mia_course.playground import training_key
+    import mia_course.audit as audit
+    return [
+        ("ex02_loss_threshold_scores", lambda m, X, y: LossThresholdAttack().score_samples(m, X, y),
+         "LossThresholdAttack.score_samples"),
+        ("ex02_tpr_at_fpr", lambda m, s, f: metrics.tpr_at_fpr(m, s, f), "metrics.tpr_at_fpr"),
+        ("ex02_tpr_at_fpr", lambda m, s, f: metrics.attack_summary(m, s, fprs=(f,))[f"TPR@{f:.1%} FPR"],
+         "metrics.tpr_at_fpr"),  # through another package function
+        ("ex04_offline_lira", lambda phi, t: lira_scores(t, phi, np.zeros(phi.shape, bool), online=False,
+                                                         fixed_variance=False), "lira.lira_scores"),
+        ("ex06_online_lira", lambda phi, is_in, t: lira_scores(t, phi, is_in, online=True, fixed_variance=False),
+         "lira.lira_scores"),
+        ("ex08_membership_advantage", lambda m, s: metrics.attack_summary(m, s)["advantage"],
+         "metrics.membership_advantage"),
+        ("ex09_clip_per_sample", lambda g, C: dp_sgd.clip_per_sample(g, C)[0], "dp_sgd.clip_per_sample"),
+        ("ex09_noisy_gradient", dp_sgd.noisy_gradient, "dp_sgd.noisy_gradient"),
+        ("ex11_dp_bound", audit.dp_bound_tpr, "audit.dp_bound_tpr"),
+        ("ex13_needs_retraining", lambda old, new: training_key(old) != training_key(new), "playground.training_key"),
+    ]
+
+
+@pytest.mark.parametrize("name,delegate,reference", _delegators(), ids=lambda v: v if isinstance(v, str) else "")
+def test_a_function_that_calls_the_reference_fails_and_is_told_why(tripwire, name, delegate, reference):
+    for cases in (None, [{}]):
+        report = check(name, delegate, seed=0, cases=cases, kind="public" if cases is None else "hidden")
+        assert not report.passed, str(report)
+        assert reference in report.results[0].message and "asks for your own code" in report.results[0].message
+    with pytest.raises(AssertionError):
+        assert_passes(name, delegate)
+
+
+def test_calling_the_reference_fails_however_it_is_hidden(tripwire):
+    from mia_course.metrics import tpr_at_fpr as renamed
+    own = _solution_functions("ex02")["tpr_at_fpr"]
+
+    def peeks(m, s, f):  # calls the reference, swallows anything, returns its own answer
+        try:
+            renamed(m, s, f)
+        except BaseException:
+            pass
+        return own(m, s, f)
+    assert "asks for your own code" in str(check("ex02_tpr_at_fpr", peeks))
+    box = {}  # off the main thread (check then runs the function in a worker thread)
+    worker = threading.Thread(target=lambda: box.update(r=check("ex02_tpr_at_fpr", peeks)))
+    worker.start()
+    worker.join(30)
+    assert "asks for your own code" in str(box["r"])
+
+
+@pytest.mark.parametrize("name", exercise_names())
+def test_the_solutions_own_code_passes_with_the_tripwire_on(tripwire, name):
+    """Every solution of solutions/ (its own code, with its notebook's imports) passes its public
+    and hidden-style cases: none of them calls a reference, and the tracer is removed afterwards."""
+    import sys
+    function = _solution_functions(name[:4])[REGISTRY[name].function_name]
+    tracer_before = sys.gettrace()
+    for seed in range(2):
+        assert check(name, function, seed=seed).passed
+        assert check(name, function, seed=seed, kind="hidden", cases=REGISTRY[name].default_cases).passed
+    assert sys.gettrace() is tracer_before
+
+
+def test_the_checks_own_machinery_still_runs_the_reference(tripwire):
+    """The expected values come from the reference (outside the learner's call), and calling the
+    reference outside a check is unaffected; a check after a tripped one passes."""
+    own = _solution_functions("ex02")["tpr_at_fpr"]
+    assert not check("ex02_tpr_at_fpr", tpr_at_fpr, seed=1).passed
+    assert check("ex02_tpr_at_fpr", own, seed=1).passed
+    assert tpr_at_fpr([1, 1, 0, 0], [0.9, 0.2, 0.1, 0.05], 0.0) == 1.0
+    # a reference of another exercise is allowed: ex02's loss attack may use ex01's answer
+    assert check("ex02_loss_threshold_scores", _solution_functions("ex02")["loss_threshold_scores"]).passed
+
+
+def test_every_exercise_names_its_references_and_they_resolve():
+    import inspect
+    from mia_course.tripwire import REFERENCES, reference_codes, resolve
+    for name in exercise_names():
+        exercise = REGISTRY[name]
+        assert name in REFERENCES or exercise.references, f"{name}: add its references to mia_course/tripwire.py"
+        for spec in tuple(REFERENCES.get(name, ())) + tuple(exercise.references):
+            assert inspect.isfunction(resolve(spec)) and spec.startswith("mia_course."), spec
+        assert len(reference_codes(exercise)) == len(set(REFERENCES.get(name, ()) + tuple(exercise.references)))
+    assert set(REFERENCES) <= set(exercise_names()), "a stale name in mia_course.tripwire.REFERENCES"
+
+
+@pytest.mark.parametrize("name", exercise_names())
+def test_released_notebooks_do_not_import_the_reference_they_ask_for(name):
+    """The first cell of the student notebook imports no reference of its exercises (the demo
+    cells that need one import it after the question)."""
+    import glob
+    import nbformat
+    from pathlib import Path
+    from mia_course.tripwire import REFERENCES
+    path = glob.glob(str(Path(__file__).resolve().parents[1] / "exercises" / f"{name[:4]}_*.ipynb"))[0]
+    first = nbformat.read(path, as_version=4).cells[1]
+    assert first.cell_type == "code"
+    imported = {n.strip().split(" as ")[0] for line in first.source.split("\n")
+                if (m := re.match(r"from \S+ import (.*)", line)) for n in m.group(1).split(",")}
+    for spec in tuple(REFERENCES.get(name, ())) + tuple(REGISTRY[name].references):
+        assert spec.split(":")[1].split(".")[0] not in imported, (name, spec)

@@ -1,0 +1,117 @@
+"""Two nbgrader plugins for a classroom: feedback without hidden tests, grades per question.
+
+Introduced in docs/instructors.md (its ``nbgrader_config.py`` sets both). Needs nbgrader.
+
+- :class:`FeedbackWithoutHiddenTests`, a preprocessor for ``nbgrader generate_feedback``.
+  nbgrader's ``autograde`` puts the hidden tests back into each graded cell (the cell is
+  restored from the source, which is why it reports "Attribute 'checksum' ... has changed")
+  and ``generate_feedback`` renders that autograded notebook as it is: every student would
+  see the hidden test code and its cases, and tracebacks with the instructor's file paths.
+  This preprocessor keeps the printed reports (which hidden checks passed or failed, and why),
+  replaces each hidden region by one comment line, shortens a graded cell's traceback to its
+  last line, and strips the folders of absolute paths everywhere.
+- :class:`PerQuestionCsv`, an export plugin for ``nbgrader export``: one row per student and
+  assignment, one column per graded cell (``notebook/grade_id [points]``), a written answer
+  that waits for the formgrader shown as ``ungraded`` (a notebook not handed in scores 0, as
+  nbgrader's autograde gives it); then the total and the count of answers still to grade.
+"""
+import csv
+import re
+
+from nbgrader.api import MissingEntry
+from nbgrader.plugins import ExportPlugin
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
+
+HIDDEN_NOTE = "# (hidden tests: not shown; their report is in the output below)"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_FOLDERS = re.compile(r"(?<![\w:/.~-])~?/(?:[^\s/'\"<>]+/)+")  # "/a/b/" of "/a/b/c.py", not URLs
+
+
+def strip_paths(text):
+    """``text`` with the folders of absolute paths replaced by ``.../`` (file names kept)."""
+    return _FOLDERS.sub(".../", _ANSI.sub("", text))
+
+
+def without_hidden_tests(source, begin="BEGIN HIDDEN TESTS", end="END HIDDEN TESTS"):
+    """``source`` with each hidden-test region (markers included) replaced by :data:`HIDDEN_NOTE`."""
+    lines, inside = [], False
+    for line in source.split("\n"):
+        if begin in line:
+            inside = True
+            lines.append(line[: len(line) - len(line.lstrip())] + HIDDEN_NOTE)
+        elif end in line:
+            inside = False
+        elif not inside:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+class FeedbackWithoutHiddenTests(NbGraderPreprocessor):
+    """Feedback that shows the hidden checks' reports, not their code, cases or paths."""
+
+    begin_hidden_tests_delimiter = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
+    end_hidden_tests_delimiter = Unicode("END HIDDEN TESTS").tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        meta = cell.metadata.get("nbgrader", {})
+        test_cell = cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")
+        if test_cell:
+            cell.source = without_hidden_tests(cell.source, self.begin_hidden_tests_delimiter,
+                                               self.end_hidden_tests_delimiter)
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                out.traceback = ([f"{out.ename}: {strip_paths(out.evalue)}"] if test_cell
+                                 else [strip_paths(line) for line in out.traceback])
+                out.evalue = strip_paths(out.evalue)
+            elif out.output_type == "stream":
+                out.text = strip_paths(out.text)
+            elif "text/plain" in out.get("data", {}):
+                out.data["text/plain"] = strip_paths(out.data["text/plain"])
+        return cell, resources
+
+
+def _cell_value(grade):
+    if grade.needs_manual_grade and grade.manual_score is None:
+        return "ungraded"
+    return f"{grade.score:g}"
+
+
+class PerQuestionCsv(ExportPlugin):
+    """``nbgrader export`` to a CSV (``--to``, default ``grades_per_question.csv``) with one
+    column per graded cell; a written answer not graded yet reads ``ungraded``."""
+
+    def export(self, gradebook):
+        dest = self.to or "grades_per_question.csv"
+        wanted, students = {str(a) for a in self.assignment}, {str(s) for s in self.student}
+        assignments = [a for a in gradebook.assignments if not wanted or a.name in wanted]
+        columns = {}  # (notebook, grade_id) -> points, in notebook and question order
+        for assignment in assignments:
+            for nb in sorted(assignment.notebooks, key=lambda n: n.name):
+                for cell in sorted(nb.grade_cells, key=lambda c: c.name):
+                    columns[nb.name, cell.name] = cell.max_score
+        rows = [["assignment", "student_id", "last_name", "first_name", "email"]
+                + [f"{nb}/{cell} [{points:g}]" for (nb, cell), points in columns.items()]
+                + ["score", "max_score", "ungraded"]]
+        for assignment in assignments:
+            mine = {(nb.name, cell.name) for nb in assignment.notebooks for cell in nb.grade_cells}
+            for student in gradebook.students:
+                if students and student.id not in students:
+                    continue
+                row = [assignment.name, student.id, student.last_name or "", student.first_name or "",
+                       student.email or ""]
+                try:
+                    submission = gradebook.find_submission(assignment.name, student.id)
+                except MissingEntry:
+                    values, score = {}, 0.0
+                else:
+                    values = {(nb.name, g.name): _cell_value(g) for nb in submission.notebooks for g in nb.grades}
+                    score = submission.score
+                answers = [values.get(key, "not submitted") if key in mine else "" for key in columns]
+                # (autograde scores each notebook missing from a submission 0: "not submitted"
+                # appears only for a student without any submission of the assignment)
+                rows.append(row + answers + [f"{score:g}", f"{assignment.max_score:g}",
+                                             str(answers.count("ungraded"))])
+        self.log.info("Exporting grades per question to %s", dest)
+        with open(dest, "w", newline="") as fh:
+            csv.writer(fh).writerows(rows)
