@@ -49,6 +49,8 @@ REFERENCES = {
                            "mia_course.defenses.outputs:keep_top_class"),
     "ex11_dp_bound": ("mia_course.audit:dp_bound_tpr",),
     "ex11_epsilon_lower_bound": ("mia_course.audit:empirical_epsilon", "mia_course.audit:clopper_pearson"),
+    "ex12_one_run_bound": ("mia_course.audit:one_run_epsilon",),
+    "ex12_one_run_guesses": ("mia_course.canaries:one_run_guesses", "mia_course.canaries:one_run_audit"),
     "ex13_where_record_lands": ("mia_course.playground:where_record_lands",),
     "ex13_needs_retraining": ("mia_course.playground:training_key",),
     "ex14_confidence_gradient": ("mia_course.inversion:confidence_gradient",),
