@@ -117,6 +117,8 @@ def training_corpus(messages, canaries, *, repeat_fraction=0.0, repeat_counts=(2
         raise TypeError("messages: expected a list of strings")
     repeat_fraction = check_real(repeat_fraction, "repeat_fraction", minimum=0.0, maximum=1.0)
     repeat_counts = [check_int(c, "repeat_counts", minimum=1) for c in repeat_counts]
+    if not repeat_counts:
+        raise ValueError("repeat_counts: expected at least one count")
     rng = check_random_state(random_state)
     copies = np.where(rng.rand(len(messages)) < repeat_fraction,
                       rng.choice(repeat_counts, len(messages)), 1)

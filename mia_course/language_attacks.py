@@ -125,7 +125,8 @@ def reference_scores(target, reference, texts):
     trained on other text of the same kind (high when the target likes a text more than
     text like it deserves). Introduced in notebooks/15_language_models.ipynb."""
     texts = _texts(texts)
-    return _model(target, "target").log_likelihood(texts) - _model(reference, "reference").log_likelihood(texts)
+    target, reference = _model(target, "target"), _model(reference, "reference")
+    return target.log_likelihood(texts) - reference.log_likelihood(texts)
 
 
 def sequence_attacks(target, reference, texts, k=0.2):

@@ -54,7 +54,8 @@ def test_canaries_and_corpus():
     assert sorted(Counter(c["count"] for c in canaries).items()) == [(0, 3), (1, 3), (4, 3), (16, 3)]
     assert len({c["name"] for c in canaries}) == 12
     for c in canaries:
-        assert c["text"] == f"{c['name']}'s patient number is {c['secret']}." and c["secret"] in patient_numbers()
+        assert c["text"] == f"{c['name']}'s patient number is {c['secret']}."
+        assert c["secret"] in patient_numbers()
     messages = support_messages(400, random_state=0)
     corpus = training_corpus(messages, canaries, repeat_fraction=0.2, random_state=0)
     assert corpus == training_corpus(messages, canaries, repeat_fraction=0.2, random_state=0)
@@ -68,7 +69,8 @@ def test_canaries_and_corpus():
 
 # ---- the model -------------------------------------------------------------------------------
 def test_log_likelihood_matches_a_token_by_token_loop(tiny):
-    texts = ["", "hi", "invoice 1234-567 charged me 12 € twice on monday.", "alice's patient number is 12-34."]
+    texts = ["", "hi", "invoice 1234-567 charged me 12 € twice on monday.",
+             "alice's patient number is 12-34."]
     fast = tiny.log_likelihood(texts, batch_size=3)
     assert np.allclose(fast, [slow_log_likelihood(tiny, t) for t in texts], atol=1e-4)
     per_token = tiny.token_log_probs(texts)
@@ -166,6 +168,7 @@ def test_blind_baseline_sees_word_shift_and_nothing_else():
     (lambda: make_canaries(counts=(1, -1)), ValueError, "counts"),
     (lambda: training_corpus("hello", []), TypeError, "messages"),
     (lambda: training_corpus(["a"], [], repeat_fraction=2), ValueError, "repeat_fraction"),
+    (lambda: training_corpus(["a"], [], repeat_counts=()), ValueError, "repeat_counts"),
     (lambda: encode("hello"), TypeError, "texts"),
     (lambda: encode([]), ValueError, "texts"),
     (lambda: encode(["HELLO"]), ValueError, "alphabet"),
