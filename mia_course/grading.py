@@ -126,6 +126,7 @@ def _load():  # importing a check module registers its exercises
     import mia_course.exercise_checks_dp  # noqa: F401  (09, 11)
     import mia_course.exercise_checks_exposure  # noqa: F401  (06-07)
     import mia_course.exercise_checks_inversion  # noqa: F401  (14)
+    import mia_course.exercise_checks_language  # noqa: F401  (15)
     import mia_course.exercise_checks_label_only  # noqa: F401  (05)
     import mia_course.exercise_checks_playground  # noqa: F401  (13)
     import mia_course.exercise_checks_strong  # noqa: F401  (04)

@@ -1,0 +1,158 @@
+"""A small character-level language model: a one-layer GRU that predicts the next character.
+
+Introduced in notebooks/15_language_models.ipynb.
+
+``CharLanguageModel`` follows scikit-learn's conventions (fit returns self, NotFittedError) and
+gives each text its log-likelihood, the log-probability of all its characters and of its end
+(``log_likelihood``, ``token_log_probs``); ``continuation_log_likelihood`` ranks thousands of
+candidate endings of one prefix at once (the exposure of a secret).
+"""
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from mia_course._validation import check_int, check_real
+from mia_course.models import seed_from, torch_threads
+
+ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789 .,?!'-:/€"
+BOS, EOS = len(ALPHABET), len(ALPHABET) + 1  # start and end of a message
+N_TOKENS = len(ALPHABET) + 2
+
+
+def encode(texts):
+    """Token ids (BOS, characters, EOS) of each text, padded with EOS: ``(ids, lengths)`` where
+    ``lengths`` counts the predicted tokens (characters + EOS). Introduced in
+    notebooks/15_language_models.ipynb."""
+    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        raise TypeError("texts: expected a list of strings")
+    if len(texts) == 0:
+        raise ValueError("texts: expected at least one text")
+    index = {c: i for i, c in enumerate(ALPHABET)}
+    bad = {c for t in texts for c in t if c not in index}
+    if bad:
+        raise ValueError(f"texts: characters outside the model's alphabet: {''.join(sorted(bad))!r}")
+    lengths = np.array([len(t) + 1 for t in texts])
+    ids = np.full((len(texts), lengths.max() + 1), EOS, dtype=np.int64)
+    ids[:, 0] = BOS
+    for row, t in enumerate(texts):
+        ids[row, 1:len(t) + 1] = [index[c] for c in t]
+    return torch.from_numpy(ids), lengths
+
+
+class _GRUNet(torch.nn.Module):
+    def __init__(self, hidden_size, embedding_size):
+        super().__init__()
+        self.embed = torch.nn.Embedding(N_TOKENS, embedding_size)
+        self.gru = torch.nn.GRU(embedding_size, hidden_size, batch_first=True)
+        self.out = torch.nn.Linear(hidden_size, N_TOKENS)
+
+    def forward(self, ids, state=None):
+        hidden, state = self.gru(self.embed(ids), state)
+        return torch.log_softmax(self.out(hidden), dim=-1), state
+
+
+class CharLanguageModel(BaseEstimator):
+    """A one-layer GRU that predicts the next character, trained with Adam on cross-entropy.
+
+    Introduced in notebooks/15_language_models.ipynb.
+    """
+
+    def __init__(self, hidden_size=96, embedding_size=32, epochs=8, lr=1e-2, batch_size=64,
+                 random_state=None, n_threads=1):
+        self.hidden_size = hidden_size
+        self.embedding_size = embedding_size
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.n_threads = n_threads
+
+    def fit(self, texts, progress=None):
+        """Train on ``texts`` (a list of str). ``progress``: an optional tqdm-like bar class."""
+        check_int(self.hidden_size, "hidden_size", minimum=1)
+        check_int(self.embedding_size, "embedding_size", minimum=1)
+        epochs = check_int(self.epochs, "epochs", minimum=1)
+        lr = check_real(self.lr, "lr", minimum=0.0, strict_min=True)
+        batch_size = check_int(self.batch_size, "batch_size", minimum=1)
+        ids, lengths = encode(texts)
+        rng = np.random.RandomState(seed_from(self.random_state))
+        with torch_threads(self.n_threads):
+            torch.manual_seed(rng.randint(2**31 - 1))
+            self.net_ = _GRUNet(self.hidden_size, self.embedding_size)
+            opt = torch.optim.Adam(self.net_.parameters(), lr=lr)
+            order_by_length = np.argsort(lengths, kind="stable")
+            batches = [order_by_length[i:i + batch_size] for i in range(0, len(texts), batch_size)]
+            steps = range(epochs * len(batches))
+            bar = progress(total=len(steps)) if progress else None
+            self.loss_curve_ = []
+            for epoch in range(epochs):
+                total = 0.0
+                for b in rng.permutation(len(batches)):
+                    rows = batches[b]
+                    width = lengths[rows].max()
+                    x, y = ids[rows, :width], ids[rows, 1:width + 1]
+                    mask = torch.from_numpy(np.arange(width)[None, :] < lengths[rows][:, None])
+                    logp, _ = self.net_(x)
+                    nll = -logp.gather(2, y.unsqueeze(2)).squeeze(2)
+                    loss = (nll * mask).sum() / mask.sum()
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    total += float(loss.detach()) * len(rows)
+                    if bar:
+                        bar.update(1)
+                self.loss_curve_.append(total / len(texts))
+            if bar:
+                bar.close()
+        self.net_.eval()
+        return self
+
+    def token_log_probs(self, texts, batch_size=256):
+        """Per text, the natural-log probability of each predicted token (its characters, then
+        the end of the message): a list of 1-D numpy arrays. Texts of similar length are
+        scored together, in batches of ``batch_size``, without gradients."""
+        check_is_fitted(self, "net_")
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
+        ids, lengths = encode(texts)
+        out = [None] * len(texts)
+        order = np.argsort(lengths, kind="stable")
+        with torch_threads(self.n_threads), torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                rows = order[start:start + batch_size]
+                width = lengths[rows].max()
+                x = ids[rows, :width + 1]
+                logp, _ = self.net_(x[:, :-1])
+                lp = logp.gather(2, x[:, 1:].unsqueeze(2)).squeeze(2).numpy().astype(np.float64)
+                for i, row in enumerate(rows):
+                    out[row] = lp[i, :lengths[row]]
+        return out
+
+    def log_likelihood(self, texts, batch_size=256):
+        """The natural-log probability of each whole text under the model (a numpy array)."""
+        return np.array([lp.sum() for lp in self.token_log_probs(texts, batch_size)])
+
+    def continuation_log_likelihood(self, prefix, continuations):
+        """The log-probability of ``prefix + c`` for each ``c`` in ``continuations``, computed
+        once per distinct partial continuation (a trie): ranking 10,000 candidate secrets costs
+        about as much as scoring 300 whole texts. Equal to ``log_likelihood`` of the full texts."""
+        check_is_fitted(self, "net_")
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix: expected a str, got {type(prefix).__name__}")
+        ids, lengths = encode([prefix + c for c in continuations])
+        ids, start = ids.numpy(), len(prefix) + 1  # the first token of the continuation
+        with torch_threads(self.n_threads), torch.inference_mode():
+            logp, state = self.net_(torch.from_numpy(ids[:1, :start]))  # the prefix, once
+            total = logp[0, :-1].gather(1, torch.from_numpy(ids[0, 1:start, None])).sum().item()
+            logp = logp[:, -1].numpy()
+            scores, node = np.full(len(ids), total), np.zeros(len(ids), dtype=np.int64)
+            for t in range(start, lengths.max() + 1):
+                token, active = ids[:, t], t <= lengths
+                scores += np.where(active, logp[node, token], 0.0)
+                if t == lengths.max():
+                    break
+                keys, node = np.unique(node * N_TOKENS + token, return_inverse=True)
+                step, state = self.net_(torch.from_numpy(keys % N_TOKENS)[:, None],
+                                        state[:, torch.from_numpy(keys // N_TOKENS)])
+                logp = step[:, 0].numpy()
+        return scores
