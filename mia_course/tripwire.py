@@ -55,6 +55,8 @@ REFERENCES = {
     "ex13_needs_retraining": ("mia_course.playground:training_key",),
     "ex14_confidence_gradient": ("mia_course.inversion:confidence_gradient",),
     "ex14_projected_update": ("mia_course.inversion:projected_step",),
+    "ex15_exposure": ("mia_course.language_attacks:exposure", "mia_course.language_attacks:canary_exposures"),
+    "ex15_min_k": ("mia_course.language_attacks:min_k_scores",),
 }
 _allowed = [False]  # see allowed()
 
