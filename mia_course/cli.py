@@ -105,7 +105,7 @@ def lab_command(dest, extra_args=()):
     return cmd, env
 
 
-def _print_report(dest, report, force):
+def _print_report(dest, report):
     done = {k: len(v) for k, v in report.items() if k != "kept"}
     print(f"{dest}: {done['copied']} notebooks copied, {done['updated']} updated, "
           f"{done['unchanged']} already up to date.")
@@ -138,11 +138,11 @@ def main(argv=None):
     if extra and args.command != "lab":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     report = copy_lessons(args.dir, force=getattr(args, "force", False))
-    _print_report(args.dir, report, getattr(args, "force", False))
+    _print_report(args.dir, report)
     if args.command == "lessons":
         return 1 if report["kept"] else 0
     cmd, env = lab_command(args.dir, extra)
-    return subprocess.call(cmd, env=env)
+    return subprocess.call(cmd, env=env, cwd=args.dir)  # the lesson's path is relative to DIR
 
 
 if __name__ == "__main__":

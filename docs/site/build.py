@@ -147,12 +147,12 @@ def executed_lesson(path, executed_dir):
     return run
 
 
-def site_references(nb):
-    """The References cell, on the site: citations into references.bib, listed on the page."""
+def site_references(nb, bib):
+    """The References cell, on the site: each paper cited into the bibliography (references.bib)."""
     keys = cited_keys(nb)
     if keys:
-        cites = ", ".join(f"{{footcite:t}}`{k}`" for k in keys)
-        nb.cells[-1].source = (f"## References\n\nThis lesson draws on {cites}.\n\n```{{footbibliography}}\n```\n\n"
+        lines = "\n".join(f"- {{cite:p}}`{k}` {render_reference(bib.entries[k])}" for k in keys)
+        nb.cells[-1].source = (f"## References\n\nPapers this lesson draws on:\n\n{lines}\n\n"
                                "Every paper the course cites: [the bibliography](../bibliography.md).\n")
     return nb
 
@@ -166,7 +166,10 @@ def landing_page(root=ROOT):
     page = page.replace("docs/instructors.md", "instructors.md")
     for path in lessons(root):
         page = page.replace(f"| `{path.stem}` |", f"| [{path.stem}](notebooks/{path.name}) |")
-    return page + ("\n## Run it yourself\n`pip install` the course, then `mia-course lab` copies the lessons "
+    return page + ("\n## What a defense can promise\nDifferential privacy (lesson 09) bounds every attack, "
+                   "whatever its method: at any false positive rate, "
+                   "$\\mathrm{TPR} \\le e^{\\varepsilon}\\,\\mathrm{FPR} + \\delta$.\n"
+                   "\n## Run it yourself\n`pip install` the course, then `mia-course lab` copies the lessons "
                    "and exercises into a folder of your own and opens them in JupyterLab; the widgets "
                    "(lessons 01, 04, 09 and the playground) need that running notebook: here they show "
                    "their first state as a picture.\n")
@@ -217,9 +220,9 @@ def stage(executed_dir, src, root=ROOT, vendor_dir=None):
     (src / "exercises").mkdir()
     for name in ("_config.yml", "references.bib"):
         shutil.copy2(HERE / name, src / name)
-    lesson_paths, exercise_paths = lessons(root), exercises(root)
+    lesson_paths, exercise_paths, bib = lessons(root), exercises(root), load_bib()
     for path in lesson_paths:
-        nbformat.write(site_references(executed_lesson(path, executed_dir)), src / "notebooks" / path.name)
+        nbformat.write(site_references(executed_lesson(path, executed_dir), bib), src / "notebooks" / path.name)
     for path in exercise_paths:
         shutil.copy2(path, src / "exercises" / path.name)
     (src / "intro.md").write_text(landing_page(root))
