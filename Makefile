@@ -15,7 +15,7 @@ CAN_APT   := $(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ech
 $(STAMP): pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch is named explicitly (==2.13.0): the CPU build, never a multi-GB CUDA download
-	$(PY) -m pip install --quiet torch==2.13.0 -e ".[dev,site]"
+	$(PY) -m pip install --quiet torch==2.13.0 -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" >/dev/null
 	@touch $(STAMP)
 

@@ -232,7 +232,8 @@ def stage(executed_dir, src, root=ROOT, vendor_dir=None):
     (src / "bibliography.md").write_text("# Bibliography\n\nEvery paper the lessons cite.\n\n"
                                          "```{bibliography}\n:all:\n```\n")
     (src / "_toc.yml").write_text(toc(lesson_paths, exercise_paths))
-    shutil.copytree(vendor_mathjax(vendor_dir or root / "build" / "vendor"), src / "_static" / "mathjax")
+    shutil.copytree(vendor_mathjax(vendor_dir or root / "build" / "vendor"), src / "_vendor" / "mathjax")
+    shutil.copytree(HERE / "_ext", src / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
     return lesson_paths, exercise_paths
 
 
