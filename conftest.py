@@ -5,9 +5,10 @@ Every lesson's default settings must run end to end in under 60 s on a 2-core CP
 runs a notebook cell by cell; here the cells' times are added up per notebook, printed as a
 table at the end of the run, and a notebook over budget fails the run.
 
-``--executed-dir=DIR`` (used by ``make test`` and ``make site``): each notebook whose every
-cell passed under nbval is written to DIR (same relative path) with the outputs nbval
-received, so the website shows exactly the run that was tested: each lesson is executed once.
+``--executed-dir=DIR`` (used by ``make test`` and ``make site``): each lesson
+(``notebooks/*.ipynb``) whose every cell passed under nbval is written to DIR (same relative
+path) with the outputs nbval received, so the website shows exactly the run that was tested:
+each lesson is executed once. A lesson that failed leaves no copy (the site build then stops).
 """
 import collections
 from pathlib import Path
@@ -42,6 +43,8 @@ def write_executed(root, out_dir):
 
     written = []
     for path, outputs in _cells.items():
+        if Path(path).resolve().parent != (Path(root) / "notebooks").resolve():
+            continue  # only the lessons: the site shows no solution, and exercises unexecuted
         nb = nbformat.read(path, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]  # nbval numbers the code cells
         if any(outputs.get(i) is None for i in range(len(code))):

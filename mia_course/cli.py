@@ -117,6 +117,7 @@ def _print_report(dest, report):
 
 
 def main(argv=None):
+    """The ``mia-course`` command line (``mia-course --help``); returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="mia-course", description="The membership inference course: copy its lessons and "
         "exercises into a folder of your own and open them in JupyterLab. Your copies are yours: "
