@@ -1,15 +1,18 @@
 # The course's two commands: `make lab` (open the course) and `make test` (run every test).
-# Both create .venv when it is missing and (re)install only when pyproject.toml changed.
-PYTHON ?= python3
-VENV   := .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-stamp
-# JupyterLab refuses to run as root without this flag; never pass it otherwise.
-ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+# Both create .venv when it is missing and (re)install only when pyproject.toml or setup.py changed.
+# `make site` builds the course website into build/site/.
+PYTHON    ?= python3
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed-stamp
+WORKSPACE ?= workspace
+EXECUTED  := build/executed
+# where root can install chromium with apt-get (CI), the browser tests must run, never skip
+CAN_APT   := $(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo 1)
 
-.PHONY: install lab test exercises clean
+.PHONY: install lab test site exercises chromium clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch is named explicitly (==2.13.0): the CPU build, never a multi-GB CUDA download
 	$(PY) -m pip install --quiet torch==2.13.0 -e ".[dev]"
@@ -18,22 +21,40 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# the learner's workspace: copies of notebooks/ and exercises/ side by side in $(WORKSPACE)/
+# (your runs and edits stay there; the repository's notebooks never get outputs), nbgrader's
+# instructor tools hidden; `mia-course lab` adds --allow-root only as root
 lab: install
-	$(VENV)/bin/jupyter lab $(ROOT_FLAG) notebooks/00_start_here.ipynb
+	$(VENV)/bin/mia-course lab $(WORKSPACE)
 
-# unit tests, then every lesson, solution and exercise notebook under nbval (lax mode).
-# tests/test_browser.py drives JupyterLab in Debian's chromium (`playwright install` cannot
-# download browsers here): as root with apt-get it is installed when missing; an apt failure
-# only prints a message, and without chromium that one test skips.
-test: install
-	@command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null \
-	  || { echo "installing chromium (apt-get) for tests/test_browser.py"; \
-	       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-	  || echo "could not install chromium with apt-get; tests/test_browser.py will be skipped"
-	$(PY) -m pytest tests notebooks solutions exercises --nbval-lax --durations=15
+# Debian's chromium for the browser tests (`playwright install` cannot download browsers here).
+# As root with apt-get it is installed when missing, and a failed install fails `make test`;
+# elsewhere the browser tests skip with a message saying how to enable them.
+chromium:
+	@if command -v chromium >/dev/null || [ -x /usr/bin/chromium ]; then :; \
+	elif [ -n "$(CAN_APT)" ]; then \
+	  echo "installing chromium (apt-get) for the browser tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || { echo "could not install chromium with apt-get: the browser tests cannot run"; exit 1; }; \
+	else echo "no chromium (installing it needs root and apt-get): the browser tests will be skipped"; fi
+
+# 1. unit tests, then every lesson, solution and exercise notebook under nbval (lax mode); each
+#    lesson's tested run is kept in $(EXECUTED)/ (each lesson is executed once)
+# 2. the website from those runs (no second execution), then 3. its tests, in chromium
+test: install chromium
+	MIA_REQUIRE_BROWSER=$(CAN_APT) $(PY) -m pytest tests notebooks solutions exercises --nbval-lax \
+	  --durations=15 --executed-dir=$(EXECUTED) --ignore=tests/test_site.py
+	$(PY) docs/site/build.py --executed $(EXECUTED) --out build/site
+	MIA_REQUIRE_BROWSER=$(CAN_APT) $(PY) -m pytest tests/test_site.py --durations=5
+
+# the website alone: run every lesson under nbval (its test; the build stops on a failing
+# lesson), then build the pages from those runs into build/site/
+site: install
+	$(PY) -m pytest notebooks --nbval-lax -q --executed-dir=$(EXECUTED)
+	$(PY) docs/site/build.py --executed $(EXECUTED) --out build/site
 
 exercises: install
 	$(PY) -m mia_course.release
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build

@@ -8,6 +8,11 @@ import numpy as np
 from mia_course._validation import check_membership, check_vector
 from mia_course.metrics import roc, roc_auc, tpr_at_fpr
 
+# Okabe & Ito's colour-blind-safe palette (setup_notebook makes it matplotlib's colour cycle):
+# C0 blue, C1 orange, C2 bluish green, C3 vermillion, C4 reddish purple, C5 sky blue, C6 yellow
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+MEMBER_COLOR, NON_MEMBER_COLOR = PALETTE[3], PALETTE[0]  # vermillion vs blue: never red vs green
+
 
 def plot_roc_curves(results, *, ax=None, title="Membership inference ROC (log-log)"):
     """One log-log ROC per attack. ``results`` maps a name to ``(is_member, scores)``.
@@ -42,7 +47,7 @@ def plot_roc_curves(results, *, ax=None, title="Membership inference ROC (log-lo
 
 def plot_score_histograms(is_member, scores, *, ax=None, bins=40, title="Attack scores",
                           xlabel="score"):
-    """Overlaid histograms of the scores of members and of non-members.
+    """Overlaid histograms of the scores of members (vermillion, hatched) and of non-members (blue).
 
     Introduced in notebooks/01_alice_and_the_ad_model.ipynb.
     """
@@ -51,17 +56,19 @@ def plot_score_histograms(is_member, scores, *, ax=None, bins=40, title="Attack 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     edges = np.histogram_bin_edges(scores, bins=bins)
-    for rows, label, color in ((is_member, "members", "C3"), (~is_member, "non-members", "C0")):
-        density, _ = np.histogram(scores[rows], bins=edges, density=True)
-        ax.stairs(density, edges, fill=True, alpha=0.6, label=label, color=color)  # one artist, fast
+    for rows, label, color, hatch in ((is_member, "members", MEMBER_COLOR, "//"),
+                                      (~is_member, "non-members", NON_MEMBER_COLOR, None)):
+        density, _ = np.histogram(scores[rows], bins=edges, density=True)  # one artist each, fast;
+        ax.stairs(density, edges, fill=True, alpha=0.55, label=label, color=color, hatch=hatch,
+                  hatchcolor="white")  # members hatched: told apart by more than colour
     ax.set(xlabel=xlabel, ylabel="density", title=title)
     ax.legend()
     return ax
 
 
 def plot_privacy_utility(x, rows, *, xlabel, ax=None, attack="RMIA", xscale="linear", title=None):
-    """A defense's knob on the x axis: the attack's TPR at 1% FPR (left axis, red) and the
-    model's test accuracy (right axis, blue), from ``privacy_utility`` rows.
+    """A defense's knob on the x axis: the attack's TPR at 1% FPR (left axis, vermillion, circles)
+    and the model's test accuracy (right axis, blue, squares), from ``privacy_utility`` rows.
 
     Introduced in notebooks/08_regularization_and_data.ipynb."""
     if len(x) != len(rows) or not rows:
@@ -69,11 +76,11 @@ def plot_privacy_utility(x, rows, *, xlabel, ax=None, attack="RMIA", xscale="lin
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.5))
     tpr = [r[f"{attack} TPR@1.0% FPR"] for r in rows]
-    ax.plot(x, tpr, "o-", color="C3")
+    ax.plot(x, tpr, "o-", color=MEMBER_COLOR)
     ax.set(xlabel=xlabel, xscale=xscale, title=title or xlabel)
-    ax.set_ylabel(f"{attack} TPR at 1% FPR", color="C3")
+    ax.set_ylabel(f"{attack} TPR at 1% FPR", color=MEMBER_COLOR)
     twin = ax.twinx()
-    twin.plot(x, [r["test accuracy"] for r in rows], "s--", color="C0")
-    twin.set_ylabel("test accuracy", color="C0")
+    twin.plot(x, [r["test accuracy"] for r in rows], "s--", color=NON_MEMBER_COLOR)
+    twin.set_ylabel("test accuracy", color=NON_MEMBER_COLOR)
     twin.spines["right"].set_visible(True)
     return ax

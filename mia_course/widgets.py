@@ -26,7 +26,8 @@ CONTROLS = {
     "epochs": ("epochs", (5, 10, 20, 30, 50, 100)),
     "l2": ("L2", (0.0, 1e-4, 1e-3, 1e-2, 1e-1)),
     "dropout": ("dropout", (0.0, 0.25, 0.5, 0.75)),
-    "epsilon": ("DP epsilon", (OFF, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)),
+    # each step right is a bit more privacy: off (no DP), then a smaller and smaller epsilon
+    "epsilon": ("DP epsilon", (OFF, 16.0, 8.0, 4.0, 2.0, 1.0, 0.5)),
     "output": ("API returns", OUTPUTS),
     "noise_scale": ("noise", (0.01, 0.05, 0.1, 0.2, 0.5)),
     "decimals": ("decimals", (0, 1, 2, 3)),
@@ -81,7 +82,8 @@ def playground_figure(result):
 
     Introduced in notebooks/13_playground.ipynb."""
     names = list(result.scores)
-    fig = plt.figure(figsize=(10, max(4.0, 1.6 * len(names))))
+    height = max(4.0, 1.9 * len(names))
+    fig = plt.figure(figsize=(10, height))
     grid = fig.add_gridspec(len(names), 2, width_ratios=(1.1, 1))
     roc_ax = plot_roc_curves({n: (result.is_member, s) for n, s in result.scores.items()},
                              ax=fig.add_subplot(grid[:, 0]))
@@ -92,14 +94,20 @@ def playground_figure(result):
         ax = fig.add_subplot(grid[i, 1])
         scores = result.scores[name]
         low = min(np.quantile(scores, 0.01), scores[result.alice_index])  # long loss tails: clipped
-        plot_score_histograms(result.is_member, np.clip(scores, low, None), ax=ax, bins=30, title="", xlabel="")
+        plot_score_histograms(result.is_member, np.clip(scores, low, None), ax=ax, bins=30, title="",
+                              xlabel=f"{name} score (higher: more likely a member)")
         ax.axvline(scores[result.alice_index], color="k", ls="--", lw=1.2, label="Alice")
-        ax.set_ylabel(name, fontsize=9)
+        ax.xaxis.label.set_fontsize(9)
+        ax.yaxis.label.set_fontsize(9)
         if i == 0:
             ax.legend(fontsize=7, loc="upper left")
         else:
             ax.get_legend().remove()
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.1, top=0.93, wspace=0.25, hspace=0.35)
+    # margins in inches: tick labels and an axis label need about 0.65 in below each plot
+    bottom, top, gap = 0.65, 0.3, 0.75
+    panel = (height - bottom - top - (len(names) - 1) * gap) / len(names)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=bottom / height, top=1 - top / height, wspace=0.25,
+                        hspace=gap / panel)
     return fig
 
 
@@ -109,6 +117,19 @@ def figure_png(fig):
     fig.savefig(buffer, format="png", dpi=80)
     plt.close(fig)
     return buffer.getvalue()
+
+
+def static_html(widget):
+    """What a page without a kernel shows in place of the widget: a note, its table and its plot
+    as they first appeared.
+
+    Introduced in notebooks/13_playground.ipynb."""
+    import base64
+    png = base64.b64encode(widget.image.value).decode("ascii")
+    note = ("<p><i>Interactive in a running notebook only: open this lesson in JupyterLab "
+            "(<code>mia-course lab</code>) to move the knobs. Below, its first state.</i></p>")
+    return (f'<div class="mia-static">{note}{widget.table.value}'
+            f'<img src="data:image/png;base64,{png}" alt="the playground\'s plots at its first settings"/></div>')
 
 
 class PlaygroundWidget:
@@ -137,9 +158,13 @@ class PlaygroundWidget:
                                  widgets.Box([self.image]).add_class("mia-plot")]).add_class("mia-playground")
         self.refresh()
 
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.box)
+    def _repr_mimebundle_(self, **kwargs):
+        """The live widget for JupyterLab, and for a page with no kernel (the course website,
+        a notebook viewer) its first state as a picture, with a note that the knobs need a
+        running notebook."""
+        bundle = self.box._repr_mimebundle_(**kwargs)
+        bundle["text/html"] = static_html(self)
+        return bundle
 
     def _changed(self, change):
         self.refresh()

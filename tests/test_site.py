@@ -1,0 +1,214 @@
+"""The course website (docs/site/build.py, `make site`): what goes on it, and the built site in
+a real browser.
+
+The first tests need no build: every lesson ends with its References cell written from the one
+BibTeX file, the table of contents takes every lesson and exercise from the folders (never
+``solutions/``), and a lesson whose tested run is missing or stale stops the build.
+
+The browser test opens the built site (``build/site``; `make test` builds it before running
+this file, `make site` builds it alone) in Debian's headless chromium with Playwright, served
+on localhost: the landing page and every page of the table of contents load without console
+errors and without a request that leaves the site (any is blocked and reported), every image
+loads, every internal link resolves, the widget lessons show their static picture, MathJax
+(vendored) renders, and no page comes from ``solutions/``.
+"""
+import contextlib
+import functools
+import http.server
+import importlib.util
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = Path(os.environ.get("MIA_SITE_DIR", ROOT / "build" / "site"))
+WIDGET_LESSONS = ("01_alice_and_the_ad_model", "04_lira_and_rmia", "09_differential_privacy", "13_playground")
+HOW_TO_BUILD = "build it with `make site` (`make test` builds it before this test)"
+HOW_TO_ENABLE = "enable it with `apt-get install chromium` (as root) and `pip install -e '.[dev]'`"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-dev-shm-usage", "--no-first-run", "--disable-extensions"]
+
+
+def load_build():
+    spec = importlib.util.spec_from_file_location("site_build", ROOT / "docs" / "site" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build = load_build()
+LESSONS = build.lessons()
+
+
+# ---------------------------------------------------------------- no build needed
+@pytest.fixture(scope="module")
+def bib():
+    pytest.importorskip("pybtex", reason="the site's packages are missing: pip install -e '.[dev]'")
+    return build.load_bib()
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_each_lesson_ends_with_references_written_from_the_bibliography(path, bib):
+    nb = nbformat.read(path, as_version=4)
+    keys = build.cited_keys(nb)
+    assert keys is not None, (f"{path.name} has no References cell: add its papers to LESSON_CITES in "
+                              "docs/site/build.py and run `python docs/site/build.py --references`")
+    assert keys and set(keys) <= set(bib.entries), f"{path.name} cites keys not in references.bib"
+    assert nb.cells[-1].source == build.references_source(keys, bib), \
+        f"{path.name}: its References cell differs from references.bib's entries (rewrite it from the bib)"
+
+
+def test_every_paper_in_the_bibliography_is_cited_by_a_lesson(bib):
+    cited = {k for keys in build.LESSON_CITES.values() for k in keys}
+    assert set(bib.entries) == cited
+
+
+def test_the_table_of_contents_takes_every_lesson_and_exercise_and_no_solution():
+    toc = build.toc(build.lessons(), build.exercises())
+    for path in build.lessons() + build.exercises():
+        assert f"- file: {path.parent.name}/{path.stem}\n" in toc
+    assert "file: solutions" not in toc
+
+
+def test_the_landing_page_links_every_lesson():
+    page = build.landing_page()
+    for path in LESSONS:
+        assert f"[{path.stem}](notebooks/{path.name})" in page, f"the README's lesson map lacks {path.stem}"
+
+
+def test_a_missing_stale_or_failed_run_stops_the_build(tmp_path):
+    lesson = LESSONS[1]
+    with pytest.raises(SystemExit, match="no executed copy"):
+        build.executed_lesson(lesson, tmp_path)
+    run = nbformat.read(lesson, as_version=4)
+    (tmp_path / "notebooks").mkdir()
+    run.cells[0].source += "\nan edit made after the run"
+    nbformat.write(run, tmp_path / "notebooks" / lesson.name)
+    with pytest.raises(SystemExit, match="older version"):
+        build.executed_lesson(lesson, tmp_path)
+    run = nbformat.read(lesson, as_version=4)
+    code = next(c for c in run.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="", traceback=[])]
+    nbformat.write(run, tmp_path / "notebooks" / lesson.name)
+    with pytest.raises(SystemExit, match="error"):
+        build.executed_lesson(lesson, tmp_path)
+    shutil.copy2(lesson, tmp_path / "notebooks" / lesson.name)
+    assert build.executed_lesson(lesson, tmp_path).cells
+
+
+# ---------------------------------------------------------------- the built site
+@pytest.fixture(scope="module")
+def site():
+    if not (SITE / "index.html").exists():
+        skip_or_fail(f"the site is not built in {SITE}; {HOW_TO_BUILD}")
+    return SITE
+
+
+def page_paths(site):
+    pages = [site / "intro.html"] + [site / "notebooks" / f"{p.stem}.html" for p in LESSONS]
+    pages += [site / "exercises" / f"{p.stem}.html" for p in build.exercises()]
+    return pages + [site / name for name in ("instructors.html", "api.html", "bibliography.html")]
+
+
+def test_every_lesson_is_on_the_site_executed_and_no_solution_is(site):
+    for path in page_paths(site):
+        assert path.exists(), f"{path.relative_to(site)} is not on the site"
+    for lesson in LESSONS:
+        html = (site / "notebooks" / f"{lesson.stem}.html").read_text()
+        assert "cell_output" in html, f"{lesson.stem}: the page shows no outputs (not executed)"
+    assert not [p for p in site.rglob("*") if "solution" in p.name.lower() or "solutions" in p.parts]
+    for exercise in build.exercises():
+        html = (site / "exercises" / f"{exercise.stem}.html").read_text()
+        assert "BEGIN SOLUTION" not in html and "BEGIN HIDDEN TESTS" not in html
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    handler = functools.partial(QuietHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def skip_or_fail(reason):
+    """Skip with ``reason``; but where ``make test`` could install chromium (root with apt-get,
+    as in CI) it sets MIA_REQUIRE_BROWSER=1, and a browser test that cannot run fails instead."""
+    if os.environ.get("MIA_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} (MIA_REQUIRE_BROWSER=1: here the browser tests must run)")
+    pytest.skip(reason)
+
+
+def chromium_path():
+    found = shutil.which("chromium")
+    return found or ("/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None)
+
+
+def test_the_site_in_a_browser(site, server):
+    chromium = chromium_path()
+    if chromium is None:
+        skip_or_fail(f"chromium is not installed; {HOW_TO_ENABLE}")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        skip_or_fail(f"playwright is not installed; {HOW_TO_ENABLE}")
+    problems, seen_links = [], set()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(30_000)
+        current = {"url": None}
+
+        def outside(route):  # the site must work offline: nothing may come from elsewhere
+            problems.append(f"{current['url']}: asked for {route.request.url} from outside the site")
+            route.abort()
+
+        page.route(re.compile(r"^(?!http://127\.0\.0\.1:\d+/|data:|blob:|about:).*"), outside)
+        page.on("console", lambda m: m.type == "error" and problems.append(f"{current['url']}: console: {m.text}"))
+        page.on("pageerror", lambda e: problems.append(f"{current['url']}: page error: {e}"))
+        # the browser's own favicon.ico probe is not the site's (the site names no icon)
+        page.on("requestfailed", lambda r: not r.url.endswith("/favicon.ico")
+                and problems.append(f"{current['url']}: failed request {r.url}"))
+        page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico")
+                and problems.append(f"{current['url']}: {r.status} {r.url}"))
+        for path in page_paths(site):
+            url = f"{server}/{path.relative_to(site).as_posix()}"
+            current["url"] = url
+            page.goto(url, wait_until="load")
+            with contextlib.suppress(sync_api.TimeoutError):
+                page.wait_for_load_state("networkidle", timeout=10_000)
+            broken = page.eval_on_selector_all(
+                "img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 120))")
+            problems += [f"{url}: image does not load: {src}" for src in broken]
+            for href in page.eval_on_selector_all("a[href]", "as => as.map(a => a.href)"):
+                parsed = urlparse(urljoin(url, href))
+                if parsed.scheme in ("http", "https") and parsed.netloc == urlparse(server).netloc:
+                    seen_links.add((url, parsed.path))
+            if path.stem in WIDGET_LESSONS:
+                pictures = page.locator(".mia-static img")
+                if pictures.count() == 0:
+                    problems.append(f"{url}: the widget's static picture is missing")
+                elif "running notebook" not in page.locator(".mia-static").first.inner_text():
+                    problems.append(f"{url}: the widget's note that the knobs need a running notebook is missing")
+            if path.name == "intro.html" and page.locator("mjx-container").count() == 0:
+                problems.append(f"{url}: MathJax did not render the landing page's formula")
+        browser.close()
+    for source, target in sorted(seen_links):
+        if "solutions/" in target:
+            problems.append(f"{source}: links to {target} (solutions are never published)")
+        local = site / target.lstrip("/")
+        if not (local.is_file() or (local / "index.html").is_file()):
+            problems.append(f"{source}: internal link to {target} does not resolve")
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
