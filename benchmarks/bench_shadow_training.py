@@ -20,8 +20,21 @@ import torch
 
 from mia_course.data import make_ad_clicks
 from mia_course.models import TorchMLPClassifier
-from mia_course.shadows import random_halves, train_shadow_models, training_flops
+from mia_course.shadows import random_halves
+from mia_course.training.registry import train_shadow_models
 from results import write_section  # benchmarks/results.py
+
+
+def training_flops(n_features, hidden_sizes, n_classes, n_rows_seen):
+    """Matrix-multiply floating-point operations of training an MLP on ``n_rows_seen`` rows
+    (epochs x rows): forward ``2 a b`` per row and layer of shape ``a x b``, the weight
+    gradient the same again, and the input gradient for every layer but the first."""
+    widths = [n_features, *hidden_sizes, n_classes]
+    per_row = 0
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        per_row += 2 * a * b * (2 if i == 0 else 3)
+    return per_row * n_rows_seen
+
 
 def matmul_gflops(n=1024, repeats=20, threads=None):
     """Best-of-3 fp32 GFLOP/s of an n x n matrix product (``threads``: None = torch's default)."""

@@ -13,7 +13,7 @@ from scipy.stats import norm
 from mia_course.exercise_checks import _plural
 from mia_course.grading import Exercise, as_numbers, register
 from mia_course.lira import lira_scores, logit_confidence
-from mia_course.stacked import stacked_forward
+from mia_course.training.stacked import stacked_forward
 
 
 def _first_match(arr, candidates, **tol):

@@ -6,44 +6,15 @@ The defaults are chosen to overfit visibly (train accuracy near 100%, test accur
 clearly lower): the model the course attacks. ``weight_decay`` and ``dropout`` are the
 regularization knobs of the defenses lessons.
 """
-from contextlib import contextmanager
-
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from mia_course._validation import check_int, check_labels, check_matrix, check_real
-
-
-def build_mlp(n_features, hidden_sizes, n_classes, dropout=0.0):
-    """Linear -> ReLU (-> Dropout) blocks, then a linear layer to class logits."""
-    layers, width = [], n_features
-    for h in hidden_sizes:
-        layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
-        if dropout > 0:
-            layers.append(torch.nn.Dropout(dropout))
-        width = h
-    layers.append(torch.nn.Linear(width, n_classes))
-    return torch.nn.Sequential(*layers)
-
-
-def seed_from(random_state):
-    """An int seed from ``None``, an int or a ``numpy`` RandomState (sklearn convention)."""
-    return int(check_random_state(random_state).randint(2**31 - 1))
-
-
-@contextmanager
-def torch_threads(n):
-    """Run the block with ``n`` torch CPU threads (None: leave as is), then restore."""
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+from mia_course.nets import build_mlp, seed_from, torch_threads
+from mia_course.training.mlp import BatchedMLP
+from mia_course.training.registry import register_trainer
 
 
 class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
@@ -167,3 +138,6 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         """The most probable class of each row."""
         return self.classes_[self._logits(X).argmax(dim=1).numpy()]
+
+
+register_trainer(TorchMLPClassifier, BatchedMLP)  # train_shadow_models: many at once
