@@ -23,9 +23,10 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     Introduced in notebooks/01_alice_and_the_ad_model.ipynb.
     """
 
-    def __init__(self, hidden_sizes=(256,), epochs=30, lr=3e-3, batch_size=64,
-                 weight_decay=0.0, dropout=0.0, random_state=None, device="cpu", n_threads=1,
-                 early_stopping=False, validation_fraction=0.1, patience=3):
+    def __init__(self, hidden_sizes: tuple[int, ...] = (256,), epochs: int = 30, lr: float = 3e-3,
+                 batch_size: int = 64, weight_decay: float = 0.0, dropout: float = 0.0,
+                 random_state: int | None = None, device: str = "cpu", n_threads: int | None = 1,
+                 early_stopping: bool = False, validation_fraction: float = 0.1, patience: int = 3):
         self.hidden_sizes = hidden_sizes
         self.epochs = epochs
         self.lr = lr
@@ -69,7 +70,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         return X, y_idx.astype(np.int64), sizes
 
-    def fit(self, X, y):
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "TorchMLPClassifier":
         """Train on ``X`` (rows x features) and labels ``y``; returns ``self``."""
         X, y_idx, sizes = self._prepare(X, y)
         seed = seed_from(self.random_state)
@@ -131,11 +132,11 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         with torch.no_grad():
             return self.net_(torch.from_numpy(X).to(next(self.net_.parameters()).device)).cpu()
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities, rows x classes (columns in the order of ``classes_``)."""
         return torch.softmax(self._logits(X).double(), dim=1).numpy()
 
-    def predict(self, X):
+    def predict(self, X: np.ndarray) -> np.ndarray:
         """The most probable class of each row."""
         return self.classes_[self._logits(X).argmax(dim=1).numpy()]
 
