@@ -14,7 +14,7 @@ from mia_course._validation import (check_int, check_labels, check_matrix, check
                                     check_real, check_vector)
 from mia_course.metrics import roc
 from mia_course.models import TorchMLPClassifier
-from mia_course.shadows import train_shadow_models
+from mia_course.training.registry import train_shadow_models
 
 
 def check_query(model, X, y):

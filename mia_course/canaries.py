@@ -22,10 +22,11 @@ from sklearn.utils import check_random_state
 from mia_course._validation import check_int, check_labels, check_matrix, check_real
 from mia_course.audit import one_run_epsilon
 from mia_course.defenses.dp_models import DPMLPClassifier
-from mia_course.defenses.dp_shadows import BatchedDPMLP
-from mia_course.models import seed_from
-from mia_course.shadows import BatchedMLP, check_masks, train_shadow_models
-from mia_course.stacked import initial_stacked_params, stacked_forward
+from mia_course.training.dp_stacked import BatchedDPMLP
+from mia_course.nets import seed_from
+from mia_course.training.mlp import BatchedMLP
+from mia_course.training.registry import check_masks, train_shadow_models
+from mia_course.training.stacked import initial_stacked_params, stacked_forward
 
 
 def add_canaries(X, y, n_canaries, *, strength=10.0, random_state=None):

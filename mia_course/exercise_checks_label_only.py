@@ -11,7 +11,7 @@ from mia_course.exercise_checks import _plural
 from mia_course.exercise_checks_strong import _first_match
 from mia_course.grading import Exercise, ToyModel, as_numbers, register
 from mia_course.label_only import LabelOnlyAttack, LabelsOnlyAPI, perturb
-from mia_course.shadows import ShadowModels
+from mia_course.training.registry import ShadowModels
 
 
 # ---- ex05: label-only robustness, and its difficulty calibration --------------------------

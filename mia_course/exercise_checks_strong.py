@@ -3,7 +3,7 @@
 Introduced in solutions/ex04_lira_and_rmia.ipynb. Registered like those of
 ``mia_course.exercise_checks`` (lessons 01-03); ``exercise_checks_label_only`` (05) and
 ``exercise_checks_exposure`` (06-07) follow the same pattern. Each check draws small random
-cases, runs the package's reference (``mia_course.lira``, ``mia_course.stacked``) and judges
+cases, runs the package's reference (``mia_course.lira``, ``mia_course.training.stacked``) and judges
 the learner's answer in words, never with the expected values.
 """
 import numpy as np
@@ -13,7 +13,7 @@ from scipy.stats import norm
 from mia_course.exercise_checks import _plural
 from mia_course.grading import Exercise, as_numbers, register
 from mia_course.lira import lira_scores, logit_confidence
-from mia_course.stacked import stacked_forward
+from mia_course.training.stacked import stacked_forward
 
 
 def _first_match(arr, candidates, **tol):

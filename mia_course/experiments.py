@@ -11,7 +11,8 @@ from sklearn.base import clone
 
 from mia_course._validation import check_int
 from mia_course.data import SEGMENTS, AdClicks, alice, make_ad_clicks, split_members
-from mia_course.models import TorchMLPClassifier, seed_from
+from mia_course.models import TorchMLPClassifier
+from mia_course.nets import seed_from
 
 
 def _draw_users(n, segments, rng):

@@ -6,44 +6,15 @@ The defaults are chosen to overfit visibly (train accuracy near 100%, test accur
 clearly lower): the model the course attacks. ``weight_decay`` and ``dropout`` are the
 regularization knobs of the defenses lessons.
 """
-from contextlib import contextmanager
-
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from mia_course._validation import check_int, check_labels, check_matrix, check_real
-
-
-def build_mlp(n_features, hidden_sizes, n_classes, dropout=0.0):
-    """Linear -> ReLU (-> Dropout) blocks, then a linear layer to class logits."""
-    layers, width = [], n_features
-    for h in hidden_sizes:
-        layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
-        if dropout > 0:
-            layers.append(torch.nn.Dropout(dropout))
-        width = h
-    layers.append(torch.nn.Linear(width, n_classes))
-    return torch.nn.Sequential(*layers)
-
-
-def seed_from(random_state):
-    """An int seed from ``None``, an int or a ``numpy`` RandomState (sklearn convention)."""
-    return int(check_random_state(random_state).randint(2**31 - 1))
-
-
-@contextmanager
-def torch_threads(n):
-    """Run the block with ``n`` torch CPU threads (None: leave as is), then restore."""
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+from mia_course.nets import build_mlp, seed_from, torch_threads
+from mia_course.training.mlp import BatchedMLP
+from mia_course.training.registry import register_trainer
 
 
 class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
@@ -52,9 +23,10 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     Introduced in notebooks/01_alice_and_the_ad_model.ipynb.
     """
 
-    def __init__(self, hidden_sizes=(256,), epochs=30, lr=3e-3, batch_size=64,
-                 weight_decay=0.0, dropout=0.0, random_state=None, device="cpu", n_threads=1,
-                 early_stopping=False, validation_fraction=0.1, patience=3):
+    def __init__(self, hidden_sizes: tuple[int, ...] = (256,), epochs: int = 30, lr: float = 3e-3,
+                 batch_size: int = 64, weight_decay: float = 0.0, dropout: float = 0.0,
+                 random_state: int | None = None, device: str = "cpu", n_threads: int | None = 1,
+                 early_stopping: bool = False, validation_fraction: float = 0.1, patience: int = 3):
         self.hidden_sizes = hidden_sizes
         self.epochs = epochs
         self.lr = lr
@@ -98,7 +70,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         return X, y_idx.astype(np.int64), sizes
 
-    def fit(self, X, y):
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "TorchMLPClassifier":
         """Train on ``X`` (rows x features) and labels ``y``; returns ``self``."""
         X, y_idx, sizes = self._prepare(X, y)
         seed = seed_from(self.random_state)
@@ -160,10 +132,13 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         with torch.no_grad():
             return self.net_(torch.from_numpy(X).to(next(self.net_.parameters()).device)).cpu()
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities, rows x classes (columns in the order of ``classes_``)."""
         return torch.softmax(self._logits(X).double(), dim=1).numpy()
 
-    def predict(self, X):
+    def predict(self, X: np.ndarray) -> np.ndarray:
         """The most probable class of each row."""
         return self.classes_[self._logits(X).argmax(dim=1).numpy()]
+
+
+register_trainer(TorchMLPClassifier, BatchedMLP)  # train_shadow_models: many at once

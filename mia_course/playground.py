@@ -28,9 +28,11 @@ from mia_course.defenses.outputs import LabelOnlyOutputs, NoisyOutputs, RoundedO
 from mia_course.label_only import LabelOnlyAttack
 from mia_course.lira import lira_scores, logit_confidence
 from mia_course.metrics import roc_auc, tpr_at_fpr
-from mia_course.models import TorchMLPClassifier, seed_from
+from mia_course.models import TorchMLPClassifier
+from mia_course.nets import seed_from
 from mia_course.rmia import offline_probability, rmia_scores, true_class_probs
-from mia_course.shadows import random_halves, train_shadow_models
+from mia_course.shadows import random_halves
+from mia_course.training.registry import train_shadow_models
 
 ATTACKS = ("loss", "LiRA", "RMIA", "label-only")
 OUTPUTS = ("probabilities", "noise", "rounding", "label only")

@@ -33,7 +33,7 @@ REFERENCES = {
     "ex03_threshold_from_shadows": ("mia_course.attacks:best_threshold",),
     "ex04_logit_confidence": ("mia_course.lira:logit_confidence",),
     "ex04_offline_lira": ("mia_course.lira:lira_scores",),
-    "ex04_stacked_forward": ("mia_course.stacked:stacked_forward",),
+    "ex04_stacked_forward": ("mia_course.training.stacked:stacked_forward",),
     "ex05_robustness": ("mia_course.label_only:LabelOnlyAttack.score_samples",),
     "ex05_calibrated_robustness": ("mia_course.label_only:LabelOnlyAttack.score_samples",),
     "ex06_online_lira": ("mia_course.lira:lira_scores",),

@@ -1,4 +1,4 @@
-"""Checks of the batched DP-SGD trainer (``mia_course.defenses.dp_shadows``) from outside.
+"""Checks of the batched DP-SGD trainer (``mia_course.training.dp_stacked``) from outside.
 
 Each ``check_*`` function raises AssertionError when what the trainer actually did is not
 DP-SGD as promised; tests/test_dp_checks.py runs them on the real trainer, and
@@ -21,8 +21,8 @@ import torch
 from opacus.accountants import RDPAccountant
 from torch.func import functional_call, grad, vmap
 
-from mia_course.defenses.dp_shadows import BatchedDPMLP
-from mia_course.shadows import train_shadow_models
+from mia_course.training.dp_stacked import BatchedDPMLP
+from mia_course.training.registry import train_shadow_models
 
 
 @dataclass

@@ -10,7 +10,7 @@ import torch
 import checks
 import dp_checks
 import mia_course.audit
-import mia_course.defenses.dp_shadows as dp_shadows
+import mia_course.training.dp_stacked as dp_shadows
 import mia_course.metrics
 import mia_course.rmia
 from mia_course.lira import LiRA

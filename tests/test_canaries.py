@@ -8,8 +8,8 @@ from mia_course.canaries import (BrokenDPMLP, add_canaries, audit_dp_sgd, canary
                                  natural_audit, one_run_guesses, train_with_canaries)
 from mia_course.data import make_ad_clicks
 from mia_course.defenses.dp_models import DPMLPClassifier
-from mia_course.defenses.dp_shadows import BatchedDPMLP
-from mia_course.models import build_mlp, seed_from
+from mia_course.training.dp_stacked import BatchedDPMLP
+from mia_course.nets import build_mlp, seed_from
 
 DELTA = 1e-5
 

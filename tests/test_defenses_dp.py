@@ -9,12 +9,14 @@ from opacus import PrivacyEngine
 from opacus.accountants import RDPAccountant
 
 from mia_course.data import make_ad_clicks
-from mia_course.defenses.dp_models import DPMLPClassifier, noise_multiplier_for
+from mia_course.accounting import noise_multiplier_for
+from mia_course.defenses.dp_models import DPMLPClassifier
 from mia_course.defenses.dp_sgd import clip_per_sample, dp_sgd_step, noisy_gradient, per_sample_gradients
-from mia_course.defenses.dp_shadows import clipped_gradient_sums
+from mia_course.training.dp_stacked import clipped_gradient_sums
 from mia_course.shadows import random_halves
-from mia_course.models import build_mlp
-from mia_course.shadows import initial_stacked_params, train_shadow_models
+from mia_course.nets import build_mlp
+from mia_course.training.registry import train_shadow_models
+from mia_course.training.stacked import initial_stacked_params
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # Opacus's notes on RNG and hooks
 

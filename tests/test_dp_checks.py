@@ -11,7 +11,7 @@ from dp_checks import (check_clipping, check_epsilon, check_noise, check_samplin
                        measured_epsilon, opacus_sample_rate, record_dp_run, reference_clipped_sum)
 from mia_course.data import make_ad_clicks
 from mia_course.defenses.dp_models import DPMLPClassifier
-from mia_course.defenses.dp_shadows import clipped_gradient_sums
+from mia_course.training.dp_stacked import clipped_gradient_sums
 from mia_course.shadows import random_halves
 
 # C well below the gradient norms, so that clipping changes every gradient

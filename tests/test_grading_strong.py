@@ -12,7 +12,7 @@ from mia_course.label_only import LabelOnlyAttack, LabelsOnlyAPI, perturb
 from mia_course.lira import lira_scores, logit_confidence
 from mia_course.metrics import most_exposed
 from mia_course.rmia import rmia_scores
-from mia_course.stacked import stacked_forward
+from mia_course.training.stacked import stacked_forward
 from helpers import generic_grading_tests
 
 

@@ -6,7 +6,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mia_course.models import TorchMLPClassifier, build_mlp, seed_from
+from mia_course.models import TorchMLPClassifier
+from mia_course.nets import build_mlp, seed_from
 
 FAST = dict(hidden_sizes=(16,), epochs=3)
 

@@ -8,8 +8,9 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from mia_course.data import make_ad_clicks
 from mia_course.models import TorchMLPClassifier
-from mia_course.shadows import (BatchedAdam, BatchedMLP, ShadowModels, epoch_batches,
-                                train_shadow_models)
+from mia_course.training.mlp import BatchedMLP
+from mia_course.training.registry import ShadowModels, train_shadow_models
+from mia_course.training.stacked import BatchedAdam, epoch_batches
 from helpers import Recorder
 
 

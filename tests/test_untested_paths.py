@@ -13,15 +13,18 @@ from sklearn.metrics import roc_auc_score
 
 from checks import slow_tpr_at_fpr
 from mia_course.data import alice, make_ad_clicks
-from mia_course.defenses.dp_models import DPMLPClassifier, noise_multiplier_for
+from mia_course.accounting import noise_multiplier_for
+from mia_course.defenses.dp_models import DPMLPClassifier
 from mia_course.defenses.evaluate import privacy_utility
 from mia_course.experiments import make_target_setting
 from mia_course.label_only import LabelOnlyAttack, perturb
-from mia_course.models import TorchMLPClassifier, build_mlp, seed_from
+from mia_course.models import TorchMLPClassifier
+from mia_course.nets import build_mlp, seed_from
 from mia_course.playground import (attack_scores, check_settings, make_playground_data, model_api,
                                    train_target_and_shadows)
 from mia_course.rmia import RMIA
-from mia_course.shadows import random_halves, train_shadow_models
+from mia_course.shadows import random_halves
+from mia_course.training.registry import train_shadow_models
 
 TINY = TorchMLPClassifier(hidden_sizes=(16,), epochs=5, random_state=0)
 

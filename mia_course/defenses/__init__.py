@@ -2,8 +2,8 @@
 
 Introduced in notebooks/08_regularization_and_data.ipynb and the lessons after it:
 regularization lives in ``TorchMLPClassifier``'s own parameters; differential privacy in
-``dp_sgd`` (from scratch, for the lesson), ``dp_models`` (Opacus) and ``dp_shadows``
-(batched DP shadow models); output perturbation in ``outputs``.
+``dp_sgd`` (from scratch, for the lesson) and ``dp_models`` (Opacus; its many-at-once
+trainer is ``mia_course.training.dp_stacked``); output perturbation in ``outputs``.
 """
 from mia_course.defenses.outputs import LabelOnlyOutputs, NoisyOutputs, RoundedOutputs
 

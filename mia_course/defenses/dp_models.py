@@ -10,32 +10,14 @@ every attack runs on it unchanged.
 """
 import warnings
 
+import numpy as np
 import torch
-from opacus.accountants.utils import get_noise_multiplier
 
-from mia_course._validation import check_real
-from mia_course.models import TorchMLPClassifier, build_mlp, seed_from, torch_threads
-
-
-def check_privacy(target_epsilon, delta, max_grad_norm):
-    """Validate a privacy budget: epsilon > 0, delta in (0, 1), max_grad_norm (C) > 0.
-
-    Introduced in notebooks/09_differential_privacy.ipynb."""
-    if not isinstance(target_epsilon, (int, float)) or isinstance(target_epsilon, bool):
-        raise TypeError(f"target_epsilon: expected a number, got {target_epsilon!r}")
-    if not target_epsilon > 0:
-        raise ValueError(f"target_epsilon: expected a number > 0, got {target_epsilon}")
-    check_real(delta, "delta", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True)
-    check_real(max_grad_norm, "max_grad_norm", minimum=0.0, strict_min=True)
-
-
-def noise_multiplier_for(target_epsilon, delta, sample_rate, steps):
-    """The noise multiplier Opacus's RDP accountant needs for (epsilon, delta) after
-    ``steps`` Poisson-sampled steps at ``sample_rate``.
-
-    Introduced in notebooks/09_differential_privacy.ipynb."""
-    return float(get_noise_multiplier(target_epsilon=target_epsilon, target_delta=delta,
-                                      sample_rate=sample_rate, steps=steps, accountant="rdp"))
+from mia_course.accounting import check_privacy
+from mia_course.models import TorchMLPClassifier
+from mia_course.nets import build_mlp, seed_from, torch_threads
+from mia_course.training.dp_stacked import BatchedDPMLP
+from mia_course.training.registry import register_trainer
 
 
 class DPMLPClassifier(TorchMLPClassifier):
@@ -48,10 +30,11 @@ class DPMLPClassifier(TorchMLPClassifier):
     Introduced in notebooks/09_differential_privacy.ipynb.
     """
 
-    def __init__(self, target_epsilon=1.0, delta=1e-5, max_grad_norm=1.0, hidden_sizes=(256,),
-                 epochs=30, lr=1e-2, batch_size=64, weight_decay=0.0, dropout=0.0,
-                 random_state=None, device="cpu", n_threads=1, early_stopping=False,
-                 validation_fraction=0.1, patience=3):
+    def __init__(self, target_epsilon: float = 1.0, delta: float = 1e-5, max_grad_norm: float = 1.0,
+                 hidden_sizes: tuple[int, ...] = (256,), epochs: int = 30, lr: float = 1e-2,
+                 batch_size: int = 64, weight_decay: float = 0.0, dropout: float = 0.0,
+                 random_state: int | None = None, device: str = "cpu", n_threads: int | None = 1,
+                 early_stopping: bool = False, validation_fraction: float = 0.1, patience: int = 3):
         super().__init__(hidden_sizes=hidden_sizes, epochs=epochs, lr=lr, batch_size=batch_size,
                          weight_decay=weight_decay, dropout=dropout, random_state=random_state,
                          device=device, n_threads=n_threads, early_stopping=early_stopping,
@@ -60,7 +43,7 @@ class DPMLPClassifier(TorchMLPClassifier):
         self.delta = delta
         self.max_grad_norm = max_grad_norm
 
-    def fit(self, X, y):
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "DPMLPClassifier":
         """Private training; sets ``epsilon_`` (Opacus's accountant) and ``noise_multiplier_``."""
         check_privacy(self.target_epsilon, self.delta, self.max_grad_norm)
         X, y_idx, sizes = self._prepare(X, y)
@@ -113,3 +96,6 @@ class DPMLPClassifier(TorchMLPClassifier):
         net.eval()
         self.net_ = net._module if hasattr(net, "_module") else net
         return self
+
+
+register_trainer(DPMLPClassifier, BatchedDPMLP)  # train_shadow_models: many at once

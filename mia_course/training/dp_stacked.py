@@ -4,13 +4,13 @@ Introduced in notebooks/09_differential_privacy.ipynb.
 
 Attacking a private model needs shadows trained the same private way. Opacus trains one
 small model in seconds, so 16+ shadows in a loop do not fit a lesson. Here all models train
-as one stacked model (as in ``mia_course.shadows``), each with its own Poisson-sampled
+as one stacked model (as in ``mia_course.training.mlp``), each with its own Poisson-sampled
 batches, per-example clipping and Gaussian noise. Per-example gradient norms of a linear
 layer need no per-example gradients: the gradient of ``W`` for example ``i`` is the outer
 product ``a_i d_i^T`` (input activation times output gradient), whose norm is
 ``|a_i| |d_i|``; the clipped sum is then one batched matrix product ``A^T (s * D)``. The noise
 multiplier comes from Opacus's accountant for the same epsilon, delta, sampling rate and
-number of steps as ``DPMLPClassifier``.
+number of steps as ``DPMLPClassifier``, whose module registers ``BatchedDPMLP`` as its trainer.
 """
 import math
 
@@ -18,13 +18,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mia_course.defenses.dp_models import check_privacy, noise_multiplier_for
-from mia_course.shadows import BatchedMLP
-from mia_course.stacked import BatchedAdam, forward_backward, initial_stacked_params
-from mia_course.models import seed_from, torch_threads
+from mia_course.accounting import check_privacy, noise_multiplier_for
+from mia_course.nets import seed_from, torch_threads
+from mia_course.training.mlp import BatchedMLP
+from mia_course.training.stacked import BatchedAdam, Params, forward_backward, initial_stacked_params
 
 
-def clipped_gradient_sums(params, X, y, valid, max_grad_norm, dropout=0.0):
+def clipped_gradient_sums(params: Params, X: torch.Tensor, y: torch.Tensor, valid: torch.Tensor,
+                          max_grad_norm: float, dropout: float = 0.0
+                          ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Per model: the sum over its valid examples of each example's gradient, clipped to
     norm ``max_grad_norm``; also each example's unclipped gradient norm. With ``dropout``,
     each example's gradient is that of its own dropped-out network.
@@ -41,7 +43,8 @@ def clipped_gradient_sums(params, X, y, valid, max_grad_norm, dropout=0.0):
     return grads, norms
 
 
-def poisson_batches(masks, sample_rate, generator):
+def poisson_batches(masks: torch.Tensor, sample_rate: float,
+                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """One step's Poisson-sampled batches: each model takes each of its rows independently
     with probability ``sample_rate``. Returns ``(order, valid)``: row indices ``[n_models,
     width]``, taken rows first, and whether each is taken (1.0) or padding (0.0).
@@ -53,7 +56,8 @@ def poisson_batches(masks, sample_rate, generator):
     return order, torch.gather(take, 1, order).float()
 
 
-def noisy_average(grads, noise_multiplier, max_grad_norm, expected, generator):
+def noisy_average(grads: list[torch.Tensor], noise_multiplier: float, max_grad_norm: float,
+                  expected: torch.Tensor, generator: torch.Generator) -> list[torch.Tensor]:
     """Each model's clipped-gradient sums plus N(0, (noise_multiplier * C)^2) noise per
     coordinate, divided by its expected batch size ``expected[n_models]`` (as
     ``dp_sgd.noisy_gradient`` does for one model).
@@ -75,7 +79,7 @@ class BatchedDPMLP(BatchedMLP):
 
     observer = None
 
-    def fit(self, X, y, masks):
+    def fit(self, X: np.ndarray, y: np.ndarray, masks: np.ndarray) -> "BatchedDPMLP":
         est = self.estimator
         check_privacy(est.target_epsilon, est.delta, est.max_grad_norm)
         sizes = est._check_params()

@@ -1,20 +1,25 @@
 """Stacked MLPs: many small models as one, with batched products and a batched Adam.
 
-Introduced in notebooks/04_lira_and_rmia.ipynb (through ``mia_course.shadows``).
+Introduced in notebooks/04_lira_and_rmia.ipynb (through ``mia_course.training.mlp``).
 
 Each layer's weights of ``n_models`` models are one ``[n_models, fan_in, fan_out]`` tensor.
 A training step is a handful of batched matrix products (``torch.baddbmm``/``bmm``) for all
 models together; backpropagation is written out (``forward_backward``), which also gives the
-per-example gradients that DP-SGD clips (``mia_course.defenses.dp_shadows``).
+per-example gradients that DP-SGD clips (``mia_course.training.dp_stacked``).
 """
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mia_course.models import build_mlp
+from mia_course.nets import build_mlp
+
+Params = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: W [n_models, fan_in, fan_out], b [n_models, 1, fan_out]
 
 
-def initial_stacked_params(n_features, sizes, n_classes, torch_seeds):
+def initial_stacked_params(n_features: int, sizes: Sequence[int], n_classes: int,
+                           torch_seeds: Sequence[int]) -> Params:
     """Each model's initial weights exactly as ``build_mlp`` makes them under its seed,
     stacked: a list of ``(W [n_models, fan_in, fan_out], b [n_models, 1, fan_out])``."""
     per_model = []
@@ -30,7 +35,8 @@ def initial_stacked_params(n_features, sizes, n_classes, torch_seeds):
     return params
 
 
-def stacked_forward(params, X, dropout=0.0, training=False):
+def stacked_forward(params: Params, X: torch.Tensor, dropout: float = 0.0,
+                    training: bool = False) -> torch.Tensor:
     """Logits ``[n_models, batch, n_classes]`` of every model on its own batch ``X``."""
     h = X
     for i, (W, b) in enumerate(params):
@@ -42,7 +48,8 @@ def stacked_forward(params, X, dropout=0.0, training=False):
     return h
 
 
-def epoch_batches(masks, gens, batch_size):
+def epoch_batches(masks: np.ndarray, gens: Sequence[torch.Generator],
+                  batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Each model's shuffled mini-batches of this epoch, padded to a common shape:
     indices ``[n_steps, n_models, batch]`` into the pool and a validity mask."""
     rows = [np.flatnonzero(m) for m in masks]
@@ -58,7 +65,8 @@ def epoch_batches(masks, gens, batch_size):
     return torch.from_numpy(idx), torch.from_numpy(valid)
 
 
-def forward_backward(params, X, y, dropout=0.0, weight=None):
+def forward_backward(params: Params, X: torch.Tensor, y: torch.Tensor, dropout: float = 0.0,
+                     weight: torch.Tensor | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Backpropagation written out for stacked MLPs: each layer's input ``[n_models, batch,
     fan_in]`` and the gradient of each example's own loss (times ``weight[model, example]``,
     if given) w.r.t. that layer's output. The weight gradient of a batch is then one
@@ -91,8 +99,9 @@ def forward_backward(params, X, y, dropout=0.0, weight=None):
     return inputs, deltas
 
 
-def train_stacked(params, X, y, masks, torch_seeds, *, epochs, batch_size, lr,
-                  weight_decay=0.0, dropout=0.0, progress=True):
+def train_stacked(params: Params, X: torch.Tensor, y: torch.Tensor, masks: np.ndarray,
+                  torch_seeds: Sequence[int], *, epochs: int, batch_size: int, lr: float,
+                  weight_decay: float = 0.0, dropout: float = 0.0, progress: bool = True) -> None:
     """Mini-batch Adam on every model at once; each model's loss is the mean cross-entropy
     of its own batch, and a model with no batch at a step is left untouched."""
     gens = [torch.Generator().manual_seed(s) for s in torch_seeds]
@@ -117,7 +126,8 @@ class BatchedAdam:
     """Adam (as ``torch.optim.Adam``, L2 ``weight_decay`` added to the gradient) on stacked
     parameters, with a separate step count per model so idle models stay untouched."""
 
-    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    def __init__(self, params: Params, lr: float, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0):
         self.params = [p for pair in params for p in pair]
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
         n_models = self.params[0].shape[0]
@@ -128,7 +138,7 @@ class BatchedAdam:
                                             weight_decay=weight_decay, fused=True)
 
     @torch.no_grad()
-    def step(self, grads, active):
+    def step(self, grads: list[torch.Tensor], active: torch.Tensor) -> None:
         b1, b2 = self.betas
         if bool(active.all()) and bool((self.t == self.t[0]).all()):
             self._step_all(grads, int(self.t[0]) + 1)
@@ -155,16 +165,3 @@ class BatchedAdam:
                 state[p] = {"step": torch.tensor(0.0), "exp_avg": m, "exp_avg_sq": v}
             state[p]["step"].fill_(t - 1)
         self._torch_adam.step()
-
-
-def training_flops(n_features, hidden_sizes, n_classes, n_rows_seen):
-    """Matrix-multiply floating-point operations of training an MLP on ``n_rows_seen`` rows
-    (epochs x rows): forward ``2 a b`` per row and layer of shape ``a x b``, the weight
-    gradient the same again, and the input gradient for every layer but the first.
-
-    Introduced in benchmarks/bench_shadow_training.py."""
-    widths = [n_features, *hidden_sizes, n_classes]
-    per_row = 0
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-        per_row += 2 * a * b * (2 if i == 0 else 3)
-    return per_row * n_rows_seen

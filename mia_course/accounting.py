@@ -1,0 +1,34 @@
+"""Privacy budgets and the noise they need: shared by every DP-SGD trainer in the package.
+
+Introduced in notebooks/09_differential_privacy.ipynb.
+
+``check_privacy`` validates a budget (epsilon, delta, clipping norm C); ``noise_multiplier_for``
+asks Opacus's RDP accountant how much Gaussian noise (in units of C) reaches that epsilon at
+delta after a number of Poisson-sampled steps. The single private model
+(``mia_course.defenses.dp_models``) and the batched private shadows
+(``mia_course.training.dp_stacked``) both use them, so they spend the same budget the same way.
+"""
+from opacus.accountants.utils import get_noise_multiplier
+
+from mia_course._validation import check_real
+
+
+def check_privacy(target_epsilon: float, delta: float, max_grad_norm: float) -> None:
+    """Validate a privacy budget: epsilon > 0, delta in (0, 1), max_grad_norm (C) > 0.
+
+    Introduced in notebooks/09_differential_privacy.ipynb."""
+    if not isinstance(target_epsilon, (int, float)) or isinstance(target_epsilon, bool):
+        raise TypeError(f"target_epsilon: expected a number, got {target_epsilon!r}")
+    if not target_epsilon > 0:
+        raise ValueError(f"target_epsilon: expected a number > 0, got {target_epsilon}")
+    check_real(delta, "delta", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True)
+    check_real(max_grad_norm, "max_grad_norm", minimum=0.0, strict_min=True)
+
+
+def noise_multiplier_for(target_epsilon: float, delta: float, sample_rate: float, steps: int) -> float:
+    """The noise multiplier Opacus's RDP accountant needs for (epsilon, delta) after
+    ``steps`` Poisson-sampled steps at ``sample_rate``.
+
+    Introduced in notebooks/09_differential_privacy.ipynb."""
+    return float(get_noise_multiplier(target_epsilon=target_epsilon, target_delta=delta,
+                                      sample_rate=sample_rate, steps=steps, accountant="rdp"))

@@ -1,0 +1,52 @@
+"""The course's network and the torch plumbing every trainer shares.
+
+Introduced in notebooks/01_alice_and_the_ad_model.ipynb (through ``TorchMLPClassifier``).
+
+``build_mlp`` is the architecture of every MLP in the course: the single model
+(``mia_course.models``), the private one (``mia_course.defenses.dp_models``) and the many
+models trained at once (``mia_course.training``) all build it, so model ``k`` of a batch
+starts from exactly the weights a single fit with the same seed would. ``seed_from`` turns
+scikit-learn's ``random_state`` into a torch seed; ``torch_threads`` runs a block with a
+chosen number of CPU threads.
+"""
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+from sklearn.utils import check_random_state
+
+
+def build_mlp(n_features: int, hidden_sizes: Sequence[int], n_classes: int,
+              dropout: float = 0.0) -> torch.nn.Sequential:
+    """Linear -> ReLU (-> Dropout) blocks, then a linear layer to class logits.
+
+    Introduced in notebooks/01_alice_and_the_ad_model.ipynb."""
+    layers, width = [], n_features
+    for h in hidden_sizes:
+        layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+        if dropout > 0:
+            layers.append(torch.nn.Dropout(dropout))
+        width = h
+    layers.append(torch.nn.Linear(width, n_classes))
+    return torch.nn.Sequential(*layers)
+
+
+def seed_from(random_state) -> int:
+    """An int seed from ``None``, an int or a ``numpy`` RandomState (sklearn convention).
+
+    Introduced in notebooks/01_alice_and_the_ad_model.ipynb."""
+    return int(check_random_state(random_state).randint(2**31 - 1))
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch CPU threads (None: leave as is), then restore.
+
+    Introduced in notebooks/01_alice_and_the_ad_model.ipynb."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
