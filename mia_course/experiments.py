@@ -57,9 +57,12 @@ class TargetSetting:
                 float(np.mean(self.model.predict(self.X_test) == self.y_test)))
 
 
-def make_target_setting(n_members=1000, n_non_members=1000, *, include_alice=True,
+def make_target_setting(n_members=1000, n_non_members=10_000, *, include_alice=True,
                         model=None, segments=None, random_state=0):
     """Draw a population, train ``model`` (default: the course's MLP) on the members.
+
+    Non-members cost no training, so there are 10,000 of them by default: a TPR at 0.1%
+    FPR then rests on at least 10 false positives.
 
     ``segments``: draw users only from these interest segments (indices into
     ``mia_course.data.SEGMENTS``), for the lesson on diverse training data.
