@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import norm
+from scipy.stats import t as t_dist
 from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_labels, check_matrix, check_real
@@ -176,13 +177,15 @@ def precision(tpr, fpr, base_rate):
         return np.where(flagged > 0, tpr * b / np.where(flagged > 0, flagged, 1), np.nan)
 
 
-def out_p_values(target, phi, is_in):
+def out_p_values(target, phi, is_in, *, student=True):
     """For each record, how likely an OUT shadow is to be at least as confident as the
-    target: ``P(phi_out >= target)`` under a Gaussian fitted to the OUT shadows' ``phi``
-    (``[n_shadows, n_rows]``; ``is_in`` marks the shadows that trained on the record).
-    Flagging records with p-value < alpha flags about alpha of the non-members, without
-    knowing who they are (offline LiRA read as a test). Introduced in
-    notebooks/06_who_is_exposed.ipynb."""
+    target, from the OUT shadows' ``phi`` (``[n_shadows, n_rows]``; ``is_in`` marks the
+    shadows that trained on the record). Flagging records with p-value < alpha should flag
+    about alpha of the non-members, without knowing who they are (offline LiRA read as a
+    test). With ``c`` OUT shadows the mean and spread are estimates, so the default uses the
+    predictive Student-t (``c - 1`` degrees of freedom, scale ``sd * sqrt(1 + 1/c)``);
+    ``student=False`` plugs the estimates into a Gaussian, which flags too many at small
+    alpha when ``c`` is small. Introduced in notebooks/06_who_is_exposed.ipynb."""
     target = np.asarray(target, float)
     phi, is_in = np.asarray(phi, float), np.asarray(is_in, bool)
     if phi.shape != is_in.shape or phi.ndim != 2 or phi.shape[1] != len(target):
@@ -192,5 +195,7 @@ def out_p_values(target, phi, is_in):
     if (count < 2).any():
         raise ValueError("is_in: every record needs at least 2 OUT shadows")
     mu = np.where(out, phi, 0).sum(0) / count
-    sd = np.sqrt(np.where(out, (phi - mu) ** 2, 0).sum(0) / (count - 1))
-    return norm.sf(target, mu, np.maximum(sd, 1e-3))
+    sd = np.maximum(np.sqrt(np.where(out, (phi - mu) ** 2, 0).sum(0) / (count - 1)), 1e-3)
+    if not student:
+        return norm.sf(target, mu, sd)
+    return t_dist.sf((target - mu) / (sd * np.sqrt(1 + 1 / count)), count - 1)
