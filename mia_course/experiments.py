@@ -14,8 +14,11 @@ from mia_course.data import SEGMENTS, AdClicks, alice, make_ad_clicks, split_mem
 from mia_course.models import TorchMLPClassifier, seed_from
 
 
-def _draw_users(n, segments, rng):
-    """``n`` users, optionally only from the given segments (drawn until there are enough)."""
+def draw_users(n, segments, rng):
+    """``n`` users, optionally only from the given ``segments`` (indices into
+    ``mia_course.data.SEGMENTS``; drawn until there are enough).
+
+    Introduced in notebooks/08_regularization_and_data.ipynb."""
     if segments is None:
         return make_ad_clicks(n, random_state=rng)
     if isinstance(segments, (str, bytes)) or not hasattr(segments, "__iter__"):
@@ -73,7 +76,7 @@ def make_target_setting(n_members=1000, n_non_members=10_000, *, include_alice=T
     if not isinstance(include_alice, (bool, np.bool_)):
         raise TypeError(f"include_alice: expected True or False, got {include_alice!r}")
     rng = np.random.RandomState(seed_from(random_state))
-    data = _draw_users(n_members + n_non_members, segments, rng)
+    data = draw_users(n_members + n_non_members, segments, rng)
     split = split_members(len(data), n_members, n_non_members, random_state=rng)
     X_train, y_train = data.X[split.members], data.y[split.members]
     if include_alice:

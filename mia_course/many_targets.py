@@ -18,7 +18,7 @@ from scipy.stats import t as t_dist
 from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_labels, check_matrix, check_real
-from mia_course.data import make_ad_clicks
+from mia_course.experiments import draw_users
 from mia_course.metrics import attack_summary, roc
 from mia_course.models import TorchMLPClassifier
 from mia_course.shadows import random_halves, train_shadow_models
@@ -66,16 +66,18 @@ def train_targets_on(estimator, X, y, n_targets=8, *, pool=None, random_state=0)
     return TargetFamily(X=X, y=y, masks=masks, models=models)
 
 
-def train_targets(n_targets=8, n_members=1000, n_held_out=10_000, *, model=None, random_state=0):
+def train_targets(n_targets=8, n_members=1000, n_held_out=10_000, *, model=None, segments=None,
+                  random_state=0):
     """``n_targets`` ad-click targets (default model: the course's MLP), each trained on
     ``n_members`` users: a pool of ``2 * n_members`` users split in random halves, plus
     ``n_held_out`` users in no training set. Each target has ``n_members + n_held_out``
-    non-members. Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
+    non-members. ``segments``: draw users only from these interest segments.
+    Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
     n_members = check_int(n_members, "n_members", minimum=1)
     n_held_out = check_int(n_held_out, "n_held_out", minimum=0)
     n_targets = check_int(n_targets, "n_targets", minimum=2)
     rng = check_random_state(random_state)
-    data = make_ad_clicks(2 * n_members + n_held_out, random_state=rng)
+    data = draw_users(2 * n_members + n_held_out, segments, rng)
     pool = np.arange(len(data)) < 2 * n_members
     estimator = model if model is not None else TorchMLPClassifier()
     return train_targets_on(estimator, data.X, data.y, n_targets, pool=pool, random_state=rng)
@@ -177,15 +179,13 @@ def precision(tpr, fpr, base_rate):
         return np.where(flagged > 0, tpr * b / np.where(flagged > 0, flagged, 1), np.nan)
 
 
-def out_p_values(target, phi, is_in, *, student=True):
-    """For each record, how likely an OUT shadow is to be at least as confident as the
-    target, from the OUT shadows' ``phi`` (``[n_shadows, n_rows]``; ``is_in`` marks the
-    shadows that trained on the record). Flagging records with p-value < alpha should flag
-    about alpha of the non-members, without knowing who they are (offline LiRA read as a
-    test). With ``c`` OUT shadows the mean and spread are estimates, so the default uses the
-    predictive Student-t (``c - 1`` degrees of freedom, scale ``sd * sqrt(1 + 1/c)``);
-    ``student=False`` plugs the estimates into a Gaussian, which flags too many at small
-    alpha when ``c`` is small. Introduced in notebooks/06_who_is_exposed.ipynb."""
+def out_z_scores(target, phi, is_in):
+    """``(z, count)``: how many standard deviations of the OUT shadows' ``phi``
+    (``[n_shadows, n_rows]``; ``is_in`` marks the shadows that trained on the record) the
+    target's ``target`` lies above their mean, and how many OUT shadows each record has.
+    ``z`` ranks records exactly like offline LiRA's ``log P(OUT <= target)`` with per-record
+    variance, without saturating at 0 for very confident targets.
+    Introduced in notebooks/06_who_is_exposed.ipynb."""
     target = np.asarray(target, float)
     phi, is_in = np.asarray(phi, float), np.asarray(is_in, bool)
     if phi.shape != is_in.shape or phi.ndim != 2 or phi.shape[1] != len(target):
@@ -196,6 +196,19 @@ def out_p_values(target, phi, is_in, *, student=True):
         raise ValueError("is_in: every record needs at least 2 OUT shadows")
     mu = np.where(out, phi, 0).sum(0) / count
     sd = np.maximum(np.sqrt(np.where(out, (phi - mu) ** 2, 0).sum(0) / (count - 1)), 1e-3)
+    return (target - mu) / sd, count
+
+
+def out_p_values(target, phi, is_in, *, student=True):
+    """For each record, how likely an OUT shadow is to be at least as confident as the
+    target, from the OUT shadows' ``phi`` (see ``out_z_scores``). Flagging records with
+    p-value < alpha should flag about alpha of the non-members, without knowing who they
+    are (offline LiRA read as a test). With ``c`` OUT shadows the mean and spread are
+    estimates, so the default uses the predictive Student-t (``c - 1`` degrees of freedom,
+    scale ``sd * sqrt(1 + 1/c)``); ``student=False`` plugs the estimates into a Gaussian,
+    which flags too many at small alpha when ``c`` is small.
+    Introduced in notebooks/06_who_is_exposed.ipynb."""
+    z, count = out_z_scores(target, phi, is_in)
     if not student:
-        return norm.sf(target, mu, sd)
-    return t_dist.sf((target - mu) / (sd * np.sqrt(1 + 1 / count)), count - 1)
+        return norm.sf(z)
+    return t_dist.sf(z / np.sqrt(1 + 1 / count), count - 1)

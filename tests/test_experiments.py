@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from mia_course.attacks import LossThresholdAttack
 from mia_course.data import alice
 from mia_course.experiments import make_target_setting
-from mia_course.many_targets import (evaluate_targets, format_table, mean_sd, out_p_values,
+from mia_course.many_targets import (evaluate_targets, format_table, mean_sd, out_p_values, out_z_scores,
                                      precision, resolvable_fpr, tpr_curves, train_targets,
                                      train_targets_on)
 from mia_course.metrics import attack_summary, tpr_at_fpr
@@ -150,3 +150,19 @@ def test_out_p_values_student_is_calibrated_with_few_shadows():
     assert np.mean(out_p_values(target, phi, none_in) < 0.001) == pytest.approx(0.001, abs=0.0003)
     assert np.mean(out_p_values(target, phi, none_in, student=False) < 0.001) > 0.004
     assert np.mean(out_p_values(target, phi, none_in) < 0.01) == pytest.approx(0.01, abs=0.001)
+
+
+def test_out_z_scores_rank_like_offline_lira_without_saturating():
+    from mia_course.lira import lira_scores
+    rng = np.random.default_rng(7)
+    phi = rng.normal(size=(10, 300))
+    is_in = rng.random((10, 300)) < 0.4
+    is_in[:3] = False  # every record keeps at least 3 OUT shadows
+    target = rng.normal(size=300) * 3
+    z, count = out_z_scores(target, phi, is_in)
+    lira = lira_scores(target, phi, is_in, online=False, fixed_variance=False)
+    finite = lira > -30  # where logcdf is not in its far tail, the two order records alike
+    assert np.array_equal(np.argsort(z[finite]), np.argsort(lira[finite]))
+    assert (count == (~is_in).sum(0)).all()
+    far = out_z_scores(np.array([100.0, 200.0]), np.zeros((4, 2)) + rng.normal(size=(4, 2)), np.zeros((4, 2), bool))[0]
+    assert far[1] > far[0] > 10, "very confident targets stay ordered"
