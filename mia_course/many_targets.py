@@ -212,3 +212,29 @@ def out_p_values(target, phi, is_in, *, student=True):
     if not student:
         return norm.sf(z)
     return t_dist.sf(z / np.sqrt(1 + 1 / count), count - 1)
+
+
+def roc_clopper_pearson(is_member, scores, grid, confidence=0.95):
+    """``(tpr, low, high)`` at each FPR of ``grid`` for one target: the TPR (``tpr_at_fpr``'s
+    rule) and a two-sided Clopper-Pearson interval over the members.
+    Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
+    from mia_course.audit import clopper_pearson
+    is_member = np.asarray(is_member, bool)
+    tpr = tpr_curves(is_member[None], np.asarray(scores, float)[None], grid)[0]
+    n_in = int(is_member.sum())
+    low, high = clopper_pearson(np.round(tpr * n_in), n_in, confidence)
+    return tpr, low, high
+
+
+def plot_roc_cp(ax, is_member, scores, *, label, color=None, min_false_positives=10):
+    """Log-log ROC of one target with a 95% Clopper-Pearson band on the TPR, drawn only where
+    at least ``min_false_positives`` false positives are possible.
+    Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
+    n_out = int((~np.asarray(is_member, bool)).sum())
+    grid = np.geomspace(resolvable_fpr(n_out, min_false_positives), 1, 100)
+    tpr, low, high = roc_clopper_pearson(is_member, scores, grid)
+    line, = ax.plot(grid, tpr, label=label, color=color)
+    ax.fill_between(grid, np.maximum(low, 1e-4), high, color=line.get_color(), alpha=0.2, lw=0)
+    ax.plot(grid, grid, "--", color="grey", lw=1)
+    ax.set(xscale="log", yscale="log", xlabel="false positive rate", ylabel="true positive rate")
+    return grid, tpr

@@ -166,3 +166,23 @@ def test_out_z_scores_rank_like_offline_lira_without_saturating():
     assert (count == (~is_in).sum(0)).all()
     far = out_z_scores(np.array([100.0, 200.0]), np.zeros((4, 2)) + rng.normal(size=(4, 2)), np.zeros((4, 2), bool))[0]
     assert far[1] > far[0] > 10, "very confident targets stay ordered"
+
+
+def test_roc_clopper_pearson_band_covers_the_true_tpr():
+    """Members' scores ~ N(1, 1), non-members' ~ N(0, 1): the true TPR at a threshold is known.
+    The band at a fixed threshold (set by 20,000 non-members) covers it in about 95% of draws."""
+    from scipy.stats import norm as normal
+    from mia_course.many_targets import roc_clopper_pearson
+    rng = np.random.default_rng(8)
+    covered = 0
+    n_in, n_out, f = 200, 20_000, 0.01
+    for _ in range(200):
+        is_member = np.r_[np.ones(n_in, bool), np.zeros(n_out, bool)]
+        scores = np.r_[rng.normal(1, 1, n_in), rng.normal(0, 1, n_out)]
+        tpr, low, high = roc_clopper_pearson(is_member, scores, [f])
+        true = normal.sf(normal.isf(f) - 1)
+        covered += low[0] <= true <= high[0]
+    assert covered / 200 > 0.88
+    tpr, low, high = roc_clopper_pearson(is_member, scores, [0.0, f, 1.0])
+    assert tpr[1] == pytest.approx(tpr_at_fpr(is_member, scores, f)) and tpr[2] == 1.0
+    assert (low <= tpr).all() and (tpr <= high).all()
