@@ -50,7 +50,7 @@ def train_targets_on(estimator, X, y, n_targets=8, *, pool=None, random_state=0)
     ``X, y`` (default: all rows) in complementary pairs, so each pool record is a member of
     half the targets (Carlini et al.'s design); rows outside the pool are non-members of all.
 
-    Introduced in notebooks/07_audit_your_own_model.ipynb."""
+    Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
     X = check_matrix(X, "X")
     y = check_labels(y, "y", n=X.shape[0])
     n_targets = check_int(n_targets, "n_targets", minimum=2)

@@ -186,3 +186,39 @@ def test_roc_clopper_pearson_band_covers_the_true_tpr():
     tpr, low, high = roc_clopper_pearson(is_member, scores, [0.0, f, 1.0])
     assert tpr[1] == pytest.approx(tpr_at_fpr(is_member, scores, f)) and tpr[2] == 1.0
     assert (low <= tpr).all() and (tpr <= high).all()
+
+
+def test_draw_users_keeps_only_the_given_segments():
+    from mia_course.experiments import draw_users
+    d = draw_users(300, [1, 3], np.random.RandomState(0))
+    assert len(d) == 300 and set(np.unique(d.segment)) <= {1, 3}
+    with pytest.raises(TypeError, match="segments"):
+        draw_users(10, "tech", np.random.RandomState(0))
+    with pytest.raises(ValueError, match="segments"):
+        draw_users(10, [7], np.random.RandomState(0))
+
+
+def test_privacy_utility_targets_matches_a_loop_over_targets():
+    from mia_course.privacy_sweeps import privacy_utility_targets
+    model = LogisticRegression(max_iter=300)
+    row, fam = privacy_utility_targets(model, n_targets=3, n_members=150, random_state=3)
+    assert len(fam) == 3 and fam.n_non_members() == 150 + 10_000
+    held_out = ~fam.masks.any(0)
+    acc = [np.mean(fam.model(k).predict(fam.X[held_out]) == fam.y[held_out]) for k in range(3)]
+    assert row["test accuracy"] == pytest.approx(np.mean(acc))
+    assert row["test accuracy sd"] == pytest.approx(np.std(acc, ddof=1))
+    loss = [attack_summary(fam.masks[k], LossThresholdAttack().score_samples(fam.model(k), fam.X, fam.y))
+            for k in range(3)]
+    for key in ("AUC", "TPR@0.1% FPR", "TPR@1.0% FPR"):
+        assert row[f"loss {key}"] == pytest.approx(np.mean([r[key] for r in loss]))
+    assert 0.0 <= row["RMIA AUC"] <= 1.0 and row["RMIA AUC sd"] >= 0
+    again, _ = privacy_utility_targets(model, n_targets=3, n_members=150, random_state=3)
+    assert again == pytest.approx(row)
+    with pytest.raises(ValueError, match="n_targets"):
+        privacy_utility_targets(model, n_targets=1)
+    with pytest.raises(ValueError, match="n_references"):
+        privacy_utility_targets(model, n_references=0)
+    from mia_course.experiments import draw_users
+    _, fam2 = privacy_utility_targets(model, n_targets=2, n_members=100, segments=[2], random_state=0)
+    expected = draw_users(200 + 10_000, [2], np.random.RandomState(0))  # the users train_targets draws
+    assert np.array_equal(fam2.X, expected.X) and set(np.unique(expected.segment)) == {2}
