@@ -15,8 +15,11 @@ from mia_course.models import TorchMLPClassifier
 from mia_course.nets import seed_from
 
 
-def _draw_users(n, segments, rng):
-    """``n`` users, optionally only from the given segments (drawn until there are enough)."""
+def draw_users(n, segments, rng):
+    """``n`` users, optionally only from the given ``segments`` (indices into
+    ``mia_course.data.SEGMENTS``; drawn until there are enough).
+
+    Introduced in notebooks/08_regularization_and_data.ipynb."""
     if segments is None:
         return make_ad_clicks(n, random_state=rng)
     if isinstance(segments, (str, bytes)) or not hasattr(segments, "__iter__"):
@@ -58,9 +61,12 @@ class TargetSetting:
                 float(np.mean(self.model.predict(self.X_test) == self.y_test)))
 
 
-def make_target_setting(n_members=1000, n_non_members=1000, *, include_alice=True,
+def make_target_setting(n_members=1000, n_non_members=10_000, *, include_alice=True,
                         model=None, segments=None, random_state=0):
     """Draw a population, train ``model`` (default: the course's MLP) on the members.
+
+    Non-members cost no training, so there are 10,000 of them by default: a TPR at 0.1%
+    FPR then rests on at least 10 false positives.
 
     ``segments``: draw users only from these interest segments (indices into
     ``mia_course.data.SEGMENTS``), for the lesson on diverse training data.
@@ -71,7 +77,7 @@ def make_target_setting(n_members=1000, n_non_members=1000, *, include_alice=Tru
     if not isinstance(include_alice, (bool, np.bool_)):
         raise TypeError(f"include_alice: expected True or False, got {include_alice!r}")
     rng = np.random.RandomState(seed_from(random_state))
-    data = _draw_users(n_members + n_non_members, segments, rng)
+    data = draw_users(n_members + n_non_members, segments, rng)
     split = split_members(len(data), n_members, n_non_members, random_state=rng)
     X_train, y_train = data.X[split.members], data.y[split.members]
     if include_alice:

@@ -1,0 +1,51 @@
+"""Privacy-utility measurements over several targets: a defense's knob, mean and spread.
+
+Introduced in notebooks/08_regularization_and_data.ipynb.
+
+``defenses.evaluate.privacy_utility`` measures one trained target. A sweep that compares
+settings by one target each compares draws; here each setting gets several targets, trained
+together as one batched model (``many_targets.train_targets``), and every number is a mean
+over them with its standard deviation.
+"""
+import numpy as np
+from sklearn.base import clone
+
+from mia_course._validation import check_int
+from mia_course.attacks import LossThresholdAttack
+from mia_course.data import make_ad_clicks
+from mia_course.many_targets import evaluate_targets, mean_sd, train_targets
+from mia_course.rmia import RMIA
+
+
+def privacy_utility_targets(model, *, n_targets=6, n_members=1000, n_held_out=10_000,
+                            n_references=2, segments=None, random_state=0):
+    """Train ``n_targets`` copies of ``model`` as ad-click targets and measure each: train
+    and test accuracy (test: the held-out users), and the loss-threshold and RMIA attacks
+    (``n_references`` reference models trained like the target, on other users of the same
+    population) as AUC and TPR at 0.1% / 1% FPR. Returns ``(row, family)``: ``row[key]`` is
+    the mean over targets and ``row[key + " sd"]`` the standard deviation.
+
+    Introduced in notebooks/08_regularization_and_data.ipynb."""
+    n_targets = check_int(n_targets, "n_targets", minimum=2)
+    check_int(n_references, "n_references", minimum=1)
+    family = train_targets(n_targets, n_members, n_held_out, model=model, segments=segments,
+                           random_state=random_state)
+    held_out = ~family.masks.any(0)
+    per_target = {"train accuracy": [], "test accuracy": []}
+    for k, m in enumerate(family.masks):
+        pred = family.model(k).predict_proba(family.X).argmax(1)
+        hit = family.models.classes_[pred] == family.y
+        per_target["train accuracy"].append(hit[m].mean())
+        per_target["test accuracy"].append(hit[held_out].mean())
+    population = make_ad_clicks(2000, random_state=10_000 + random_state)  # same world, other people
+    rmia = RMIA(reference_model=clone(model), n_references=n_references, random_state=random_state)
+    rmia.fit(population.X, population.y)
+    attacks = {"loss": LossThresholdAttack(), "RMIA": rmia}
+    for name, attack in attacks.items():
+        table, _ = evaluate_targets(family, lambda m, k, a=attack: a.score_samples(m, family.X, family.y))
+        for key, values in table.items():
+            per_target[f"{name} {key}"] = values
+    row = {}
+    for key, values in per_target.items():
+        row[key], row[key + " sd"] = mean_sd(values)
+    return row, family
