@@ -21,7 +21,8 @@ from mia_course._validation import check_int, check_labels, check_matrix, check_
 from mia_course.experiments import draw_users
 from mia_course.metrics import attack_summary, roc
 from mia_course.models import TorchMLPClassifier
-from mia_course.shadows import random_halves, train_shadow_models
+from mia_course.shadows import random_halves
+from mia_course.training.registry import train_shadow_models
 
 
 @dataclass
