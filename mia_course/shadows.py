@@ -87,13 +87,28 @@ def random_halves(n_models, n_records, rng):
     return masks
 
 
-def train_on_random_halves(estimator, X, y, n_models, rng):
-    """``(masks, shadows)``: ``n_models`` clones of ``estimator`` (None: the course's
-    ``TorchMLPClassifier``) trained on ``random_halves`` of ``X, y``; shared by LiRA, RMIA
-    and the calibrated label-only attack.
+def distinct_records(X, y):
+    """``(first, inverse)``: one index per distinct record (features and label), in order of
+    first appearance, and for each row the number of its distinct record.
 
     Introduced in notebooks/04_lira_and_rmia.ipynb."""
-    masks = random_halves(n_models, len(y), rng)
+    rows = np.hstack([np.asarray(X, np.float64), np.asarray(y, np.float64)[:, None]])
+    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # number distinct records by first appearance
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return first[order], rank[np.ravel(inverse)]
+
+
+def train_on_random_halves(estimator, X, y, n_models, rng):
+    """``(masks, shadows)``: ``n_models`` clones of ``estimator`` (None: the course's
+    ``TorchMLPClassifier``) trained on ``random_halves`` of the *distinct* records of ``X, y``
+    (every copy of a duplicated record is IN or OUT together, so each distinct record is IN
+    for exactly half the models); shared by LiRA, RMIA and the calibrated label-only attack.
+
+    Introduced in notebooks/04_lira_and_rmia.ipynb."""
+    first, inverse = distinct_records(X, y)
+    masks = random_halves(n_models, len(first), rng)[:, inverse]
     estimator = estimator if estimator is not None else TorchMLPClassifier()
     return masks, train_shadow_models(estimator, X, y, masks, random_state=rng)
 
