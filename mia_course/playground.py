@@ -27,7 +27,7 @@ from mia_course.defenses.dp_models import DPMLPClassifier
 from mia_course.defenses.outputs import LabelOnlyOutputs, NoisyOutputs, RoundedOutputs
 from mia_course.label_only import LabelOnlyAttack
 from mia_course.lira import lira_scores, logit_confidence
-from mia_course.metrics import roc_auc, tpr_at_fpr
+from mia_course.metrics import roc_auc, threshold_at_fpr, tpr_at_fpr
 from mia_course.models import TorchMLPClassifier, seed_from
 from mia_course.rmia import offline_probability, rmia_scores, true_class_probs
 from mia_course.shadows import random_halves, train_shadow_models
@@ -78,12 +78,13 @@ def training_key(settings):
 def where_record_lands(is_member, scores, index, fpr=0.01):
     """``(share, flagged)`` for record ``index``: the share of non-members whose score is
     strictly below its score, and whether its score is strictly above the threshold that
-    flags at most ``fpr`` of the non-members (their ``1 - fpr`` quantile, ``method="higher"``).
+    flags at most ``fpr`` of the non-members (``metrics.threshold_at_fpr``: their ``1 - fpr``
+    quantile, ``method="higher"``).
 
     Introduced in notebooks/13_playground.ipynb."""
     outside = np.asarray(scores, float)[~np.asarray(is_member, bool)]
     score = float(np.asarray(scores, float)[index])
-    threshold = np.quantile(outside, 1 - fpr, method="higher")
+    threshold = threshold_at_fpr(outside, fpr)
     return float(np.mean(outside < score)), bool(score > threshold)
 
 

@@ -82,3 +82,26 @@ def test_audit_bad_inputs(call, err, match):
 def test_clopper_pearson_low_is_below_the_rate():
     low, high = clopper_pearson(np.arange(11), 10)
     assert np.all(low <= np.arange(11) / 10) and np.all(high >= np.arange(11) / 10)
+
+
+# ---- one rule for "the threshold that flags fpr of the non-members" ----
+
+@pytest.mark.parametrize("n", [7, 100, 500, 1000])
+@pytest.mark.parametrize("fpr", [0.0, 0.001, 0.01, 0.05, 0.5])
+def test_threshold_at_fpr_flags_at_most_fpr_and_is_used_everywhere(n, fpr):
+    from mia_course.exercise_checks_exposure import reference_exposed_members
+    from mia_course.metrics import most_exposed, threshold_at_fpr
+    from mia_course.playground import where_record_lands
+    rng = np.random.default_rng(n)
+    out = np.round(rng.normal(size=n), 1)  # with ties
+    t = threshold_at_fpr(out, fpr)
+    assert np.sum(out > t) <= fpr * n
+    assert t in out  # a score of the sample, never an interpolated value
+    assert t == np.sort(out)[int(np.ceil((1 - fpr) * (n - 1)))]  # by hand: the "higher" order statistic
+    members = np.round(rng.normal(0.5, 1, 30), 1)
+    m = np.r_[np.ones(30, bool), np.zeros(n, bool)]
+    s = np.r_[members, out]
+    expected = members > t
+    np.testing.assert_array_equal(reference_exposed_members(s, m, fpr), expected)  # ex06's checks
+    assert [f for _, _, f in most_exposed(m, s, top=30, fpr=fpr)] == list(expected[np.argsort(-members, kind="stable")])
+    assert [where_record_lands(m, s, i, fpr)[1] for i in range(30)] == list(expected)  # the playground

@@ -90,7 +90,7 @@ def _online(phi, is_in, t, ddof=1):
     return norm.logpdf(t, mi, si) - norm.logpdf(t, mo, so)
 
 
-def _exposed(s, m, fpr, op=np.greater, cut=lambda s, m, fpr: np.quantile(s[~m], 1 - fpr)):
+def _exposed(s, m, fpr, op=np.greater, cut=lambda s, m, fpr: np.quantile(s[~m], 1 - fpr, method="higher")):
     m = np.asarray(m).astype(bool)
     return op(s, cut(s, m, fpr))[m]
 
@@ -143,11 +143,14 @@ def _ranking(m, s, top, fpr, order=None, among_members=False, flag=None):
     ("ex06_online_lira", lambda phi, i, t: np.exp(_online(phi, i, t)), "not the ratio itself"),
     ("ex06_online_lira", lambda phi, i, t: np.zeros(len(t)), "all your scores are 0"),
     ("ex06_exposed_members", lambda s, m, f: _exposed(s, m, f, op=np.greater_equal), "strictly above"),
-    ("ex06_exposed_members", lambda s, m, f: _exposed(s, m, f, cut=lambda s, m, f: np.quantile(s, 1 - f)),
+    ("ex06_exposed_members", lambda s, m, f: _exposed(s, m, f, cut=lambda s, m, f: np.quantile(s, 1 - f, method="higher")),
      "non-members' scores only"),
-    ("ex06_exposed_members", lambda s, m, f: _exposed(s, m, f, cut=lambda s, m, f: np.quantile(s[~m], f)),
+    ("ex06_exposed_members", lambda s, m, f: _exposed(s, m, f, cut=lambda s, m, f: np.quantile(s[~m], f, method="higher")),
      "not the fpr quantile"),
-    ("ex06_exposed_members", lambda s, m, f: s > np.quantile(s[~np.asarray(m, bool)], 1 - f), "not one per record"),
+    ("ex06_exposed_members", lambda s, m, f: _exposed(s, m, f, cut=lambda s, m, f: np.quantile(s[~m], 1 - f)),
+     "no interpolation"),
+    ("ex06_exposed_members", lambda s, m, f: s > np.quantile(s[~np.asarray(m, bool)], 1 - f, method="higher"),
+     "not one per record"),
     ("ex06_exposed_members", lambda s, m, f: np.flatnonzero(_exposed(s, m, f)), "not the indices"),
     ("ex07_fraction_beaten", lambda x, z, g: np.mean(x[:, None] / z >= g, axis=1), "use > (strictly greater)"),
     ("ex07_fraction_beaten", lambda x, z, g: np.mean(z / x[:, None] > g, axis=1), "records that beat x"),
