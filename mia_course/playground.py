@@ -29,14 +29,15 @@ from mia_course.label_only import LabelOnlyAttack
 from mia_course.lira import lira_scores, logit_confidence
 from mia_course.metrics import roc_auc, threshold_at_fpr, tpr_at_fpr
 from mia_course.models import TorchMLPClassifier, seed_from
+from mia_course.queries import PROBABILITY_FLOOR
 from mia_course.rmia import offline_probability, rmia_scores, true_class_probs
 from mia_course.shadows import random_halves, train_shadow_models
 
-ATTACKS = ("loss", "LiRA", "RMIA", "label-only")
+ATTACKS = ("loss", "LiRA", "LiRA adaptive", "RMIA", "label-only")
 OUTPUTS = ("probabilities", "noise", "rounding", "label only")
 DEFAULTS = {"n_members": 500, "hidden_units": 256, "epochs": 30, "l2": 0.0, "dropout": 0.0,
             "epsilon": None, "output": "probabilities", "noise_scale": 0.1, "decimals": 1,
-            "n_shadows": 16, "attacks": ATTACKS}
+            "n_shadows": 16, "attacks": ("loss", "LiRA", "RMIA", "label-only")}
 TRAINING_KEYS = ("n_members", "hidden_units", "epochs", "l2", "dropout", "epsilon", "n_shadows")
 OUTPUT_KEYS = ("output", "noise_scale", "decimals")
 
@@ -169,11 +170,25 @@ def model_api(model, output, *, noise_scale=0.1, decimals=1, random_state=0):
     return model
 
 
-def attack_scores(attack, api, trained, data, random_state=0):
+class _StoredAnswers:
+    """A shadow's stored probabilities on ``X`` (members, non-members, population), as a
+    model an output defense can wrap."""
+
+    def __init__(self, P, classes):
+        self.P, self.classes_ = P, classes
+
+    def predict_proba(self, X):
+        if len(X) != len(self.P):
+            raise ValueError(f"X: the stored answers cover {len(self.P)} rows, got {len(X)}")
+        return self.P
+
+
+def attack_scores(attack, api, trained, data, random_state=0, output_defense=None):
     """One attack's membership scores for members then non-members (``data.X``).
 
     LiRA (online, fixed variance) and RMIA (offline: only the shadows that did not train
-    on a record count as its references) reuse the target's shadows.
+    on a record count as its references) reuse the target's shadows. "LiRA adaptive" reads
+    the shadows through ``output_defense`` (the target's, as an attacker who knows it).
     Introduced in notebooks/13_playground.ipynb."""
     if attack not in ATTACKS:
         raise ValueError(f"attack: expected one of {ATTACKS}, got {attack!r}")
@@ -186,12 +201,16 @@ def attack_scores(attack, api, trained, data, random_state=0):
     P = np.asarray(api.predict_proba(np.vstack([X, data.X_population])), float)
     y_all = np.r_[y, data.y_population]
     col = true_columns(trained.stack.classes_, y_all)
-    if attack == "LiRA":
+    if attack in ("LiRA", "LiRA adaptive"):
+        if attack == "LiRA adaptive" and output_defense is not None:
+            X_all = np.vstack([X, data.X_population])
+            shadows = np.stack([np.asarray(output_defense(_StoredAnswers(S, trained.stack.classes_))
+                                           .predict_proba(X_all), float) for S in shadows])
         return lira_scores(logit_confidence(P, col)[:len(y)], logit_confidence(shadows, col)[:, :len(y)],
                            trained.shadow_masks, online=True, fixed_variance=True)
     out = np.c_[~trained.shadow_masks, np.ones((len(shadows), len(data.y_population)), bool)]
     p_out = (true_class_probs(shadows, col) * out).sum(0) / np.maximum(out.sum(0), 1)
-    ratio = np.clip(true_class_probs(P, col), 1e-300, None) / offline_probability(p_out)
+    ratio = np.clip(true_class_probs(P, col), PROBABILITY_FLOOR, None) / offline_probability(p_out)
     return rmia_scores(ratio[:len(y)], ratio[len(y):])
 
 
@@ -263,8 +282,11 @@ class Playground:
         def api():  # a fresh one per use: the same noise whatever else was asked before
             return model_api(trained.target, s["output"], noise_scale=s["noise_scale"],
                              decimals=s["decimals"], random_state=seed)
+        def defense(model):  # the same output defense, for the adaptive attacker's shadows
+            return model_api(model, s["output"], noise_scale=s["noise_scale"], decimals=s["decimals"],
+                             random_state=seed + 1)
         scores = {a: self._cached(("scores", api_key, a), lambda a=a: attack_scores(
-            a, api(), trained, data, seed)) for a in s["attacks"]}
+            a, api(), trained, data, seed, output_defense=defense)) for a in s["attacks"]}
         right = trained.target.predict(data.X) == data.y
         x = data.X[data.alice_index]
         clicks = api().predict_proba(np.vstack([x, without_site(x, RARE_DISEASE_SITE)]))[:, 1]
