@@ -26,7 +26,7 @@ def _calibrated(model, references, X, y, copies):
 
 
 REFERENCES = {
-    "ex04_logit_confidence": logit_confidence,
+    "ex04_logit_confidence": lambda P, col: logit_confidence(P, col, floor=1e-300),
     "ex04_offline_lira": lambda phi, t: lira_scores(t, phi, np.zeros(phi.shape, bool), online=False,
                                                     fixed_variance=False),
     "ex04_stacked_forward": stacked_forward,
@@ -108,7 +108,7 @@ def _ranking(m, s, top, fpr, order=None, among_members=False, flag=None):
 @pytest.mark.parametrize("name,wrong,words", [
     ("ex04_logit_confidence", lambda P, c: np.log(_p_true(P, c)) - np.log(1 - _p_true(P, c)),
      "sum of the other classes"),
-    ("ex04_logit_confidence", lambda P, c: -logit_confidence(P, c), "sign is reversed"),
+    ("ex04_logit_confidence", lambda P, c: -logit_confidence(P, c, floor=1e-300), "sign is reversed"),
     ("ex04_logit_confidence", lambda P, c: np.log(_p_true(P, c)), "log p alone"),
     ("ex04_offline_lira", lambda phi, t: _offline(phi, t, f=norm.logsf),
      "your scores are higher for records below the OUT mean: the one-sided test should grow with phi"),
