@@ -13,7 +13,7 @@ import numpy as np
 from mia_course._validation import check_int
 from mia_course.lira import lira_scores, logit_confidence
 from mia_course.attacks import true_columns
-from mia_course.metrics import attack_summary
+from mia_course.metrics import attack_summary, tpr_at_fpr
 from mia_course.queries import query_proba, shadow_answers
 
 
@@ -55,3 +55,12 @@ def summary_over_targets(results, fprs=(0.01,)):
     rows = [attack_summary(m, s, fprs=fprs) for m, s in results]
     return {k: (float(np.mean([r[k] for r in rows])), float(np.std([r[k] for r in rows], ddof=1)))
             for k in rows[0]}
+
+
+def roc_band(results, fpr_grid):
+    """``(mean, sd)`` over targets of the TPR at each FPR of ``fpr_grid`` (``tpr_at_fpr``, no
+    interpolation): a ROC curve with its spread over targets, for plots at low FPR.
+
+    Introduced in notebooks/04_lira_and_rmia.ipynb."""
+    tprs = np.array([[tpr_at_fpr(m, s, f) for f in fpr_grid] for m, s in results])
+    return tprs.mean(axis=0), tprs.std(axis=0, ddof=1)
