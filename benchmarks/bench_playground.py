@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from mia_course.playground import ATTACKS  # noqa: E402
+from mia_course.playground_attacks import ATTACKS  # noqa: E402
 from mia_course.widgets import OFF, PlaygroundWidget  # noqa: E402
 from results import write_section  # noqa: E402  (benchmarks/results.py)
 

@@ -14,6 +14,7 @@ from mia_course._validation import (check_int, check_labels, check_matrix, check
                                     check_real, check_vector)
 from mia_course.metrics import roc
 from mia_course.models import TorchMLPClassifier
+from mia_course.queries import check_output_defense, query_proba, shadow_answers
 from mia_course.training.registry import train_shadow_models
 
 
@@ -172,17 +173,25 @@ class ShadowModelAttack(BaseEstimator):
     prediction vectors on their own half ("in") and the other half ("out") form the attack
     data set, and one attack model per class learns to tell in from out.
 
+    ``output_defense``: a callable that takes a fitted model and returns it as the attacked
+    API answers (e.g. ``lambda m: RoundedOutputs(m, 1)``); the shadows are read through it.
+    ``n_queries``: ask the target (and each defended shadow) that many times and average.
+
     Introduced in notebooks/03_shadow_models.ipynb.
     """
 
-    def __init__(self, shadow_model=None, n_shadows=8, attack_model=None, random_state=None):
+    def __init__(self, shadow_model=None, n_shadows=8, attack_model=None, output_defense=None,
+                 n_queries=1, random_state=None):
         self.shadow_model = shadow_model
         self.n_shadows = n_shadows
         self.attack_model = attack_model
+        self.output_defense = output_defense
+        self.n_queries = n_queries
         self.random_state = random_state
 
     def fit(self, X_aux, y_aux):
         check_int(self.n_shadows, "n_shadows", minimum=1)
+        defense, n_queries = check_output_defense(self.output_defense, self.n_queries)
         X_aux = check_matrix(X_aux, "X_aux")
         y_aux = check_labels(y_aux, "y_aux", n=X_aux.shape[0])
         if len(y_aux) < 4:
@@ -191,7 +200,8 @@ class ShadowModelAttack(BaseEstimator):
         masks = np.array([half_split(len(y_aux), rng) for _ in range(self.n_shadows)])
         estimator = TorchMLPClassifier() if self.shadow_model is None else self.shadow_model
         shadows = train_shadow_models(estimator, X_aux, y_aux, masks, random_state=rng)
-        self.attack_X_ = shadows.predict_proba(X_aux).reshape(-1, len(shadows.classes_))  # prediction vectors
+        answers = shadow_answers(shadows, X_aux, defense, n_queries)  # prediction vectors, as the API gives them
+        self.attack_X_ = answers.reshape(-1, len(shadows.classes_))
         self.attack_y_ = masks.reshape(-1)  # 1 = the shadow trained on that row
         self.attack_class_ = np.tile(y_aux, self.n_shadows)
         self.attack_models_ = {}
@@ -211,7 +221,8 @@ class ShadowModelAttack(BaseEstimator):
         if not hasattr(self, "attack_models_"):
             raise ValueError("ShadowModelAttack.score_samples: call fit(X_aux, y_aux) first")
         X, y = check_query(model, X, y)
-        P = np.asarray(model.predict_proba(X), dtype=np.float64)
+        _, n_queries = check_output_defense(self.output_defense, self.n_queries)
+        P = query_proba(model, X, n_queries)
         if P.shape[1] != self.attack_X_.shape[1]:
             raise ValueError(f"model: predicts {P.shape[1]} classes, the shadows predicted "
                              f"{self.attack_X_.shape[1]}")

@@ -7,13 +7,19 @@ An (epsilon, delta)-DP training algorithm bounds every membership test:
 point that comes close to the bound proves that epsilon is *at least* a certain size. With
 finitely many members and non-members the point is uncertain, so the bound uses a
 Clopper-Pearson interval: the lowest TPR and highest FPR consistent with what was observed.
-The accountant's epsilon is an upper bound; the audit's must never exceed it.
+A bound is valid only for a threshold chosen *before* looking at the data it is computed
+on: taking the best of all thresholds on the same data claims epsilon > 0 on pure noise far
+more often than 5%. So ``empirical_epsilon`` picks the threshold on one random half of the
+records and computes the bound on the other half. With n members and n non-members even a
+perfect attack proves at most ``max_provable_epsilon(n, n, delta)``. The accountant's
+epsilon is an upper bound; a valid audit's exceeds it only with probability 1 - confidence.
 """
 import numpy as np
 from scipy.optimize import brentq
 from scipy.stats import beta, binom
+from sklearn.utils import check_random_state
 
-from mia_course._validation import check_int, check_real
+from mia_course._validation import check_int, check_membership, check_real, check_vector
 from mia_course.metrics import roc
 
 
@@ -28,23 +34,75 @@ def clopper_pearson(successes, trials, confidence=0.95):
     return low, high
 
 
-def empirical_epsilon(is_member, scores, delta, *, confidence=0.95):
-    """The largest epsilon that some threshold of ``scores`` proves, at ``confidence``.
+def epsilon_from_counts(tp, n_in, fp, n_out, delta, confidence=0.95):
+    """The epsilon that one ROC point proves at ``confidence``: ``tp`` of ``n_in`` members
+    and ``fp`` of ``n_out`` non-members flagged by a threshold fixed in advance. Uses the
+    Clopper-Pearson lower bound of the TPR and upper bound of the FPR (each at
+    ``(1 - confidence) / 2``) in both DP inequalities; 0.0 when neither proves anything.
+    Works element-wise on arrays of counts.
 
-    Returns 0.0 when no threshold beats what any epsilon allows.
     Introduced in notebooks/11_defense_scorecard.ipynb."""
-    delta = check_real(delta, "delta", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True)
-    confidence = check_real(confidence, "confidence", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True)
-    fpr, tpr, _ = roc(is_member, scores)
-    is_member = np.asarray(is_member, dtype=bool)
-    n_in, n_out = is_member.sum(), (~is_member).sum()
-    tpr_low, _ = clopper_pearson(np.round(tpr * n_in), n_in, confidence)
-    _, fpr_high = clopper_pearson(np.round(fpr * n_out), n_out, confidence)
+    tpr_low, _ = clopper_pearson(tp, n_in, confidence)
+    _, fpr_high = clopper_pearson(fp, n_out, confidence)
     with np.errstate(divide="ignore", invalid="ignore"):
         a = np.log((tpr_low - delta) / fpr_high)               # TPR <= e^eps FPR + delta
         b = np.log((1 - fpr_high - delta) / (1 - tpr_low))     # 1-FPR <= e^eps (1-TPR) + delta
-    candidates = np.concatenate([a, b])
-    return float(candidates[np.isfinite(candidates)].max(initial=0.0))
+    eps = np.fmax(np.where(np.isfinite(a), a, 0.0), np.where(np.isfinite(b), b, 0.0))
+    eps = np.maximum(eps, 0.0)
+    return float(eps) if eps.ndim == 0 else eps
+
+
+def audit_halves(is_member, random_state=0):
+    """A boolean mask: True for the half of the members and the half of the non-members on
+    which ``empirical_epsilon`` chooses its threshold (the rest is where it bounds).
+
+    Introduced in notebooks/11_defense_scorecard.ipynb."""
+    is_member = np.asarray(is_member, dtype=bool)
+    rng = check_random_state(random_state)
+    choose = np.zeros(len(is_member), dtype=bool)
+    for group in (np.flatnonzero(is_member), np.flatnonzero(~is_member)):
+        choose[rng.permutation(group)[: len(group) // 2]] = True
+    return choose
+
+
+def empirical_epsilon(is_member, scores, delta, *, confidence=0.95, random_state=0):
+    """A lower bound on epsilon that holds with probability ``confidence``: the threshold of
+    ``scores`` that proves the most on one random half of the records (``audit_halves``) is
+    applied to the other half, and ``epsilon_from_counts`` bounds it there.
+
+    Returns 0.0 when nothing is proven. Introduced in notebooks/11_defense_scorecard.ipynb."""
+    delta = check_real(delta, "delta", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True)
+    confidence = check_real(confidence, "confidence", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True)
+    scores = check_vector(scores, "scores")
+    is_member = check_membership(is_member, "is_member", n=len(scores))
+    if min(is_member.sum(), (~is_member).sum()) < 2:
+        raise ValueError("is_member: the audit needs at least 2 members and 2 non-members (one of each per half)")
+    choose = audit_halves(is_member, random_state)
+    m, s = is_member[choose], scores[choose]
+    fpr, tpr, thresholds = roc(m, s)
+    found = epsilon_from_counts(np.round(tpr * m.sum()), m.sum(), np.round(fpr * (~m).sum()), (~m).sum(),
+                                delta, confidence)
+    best = int(np.argmax(found))
+    if found[best] <= 0:
+        return 0.0
+    m, s = is_member[~choose], scores[~choose]
+    flagged = s >= thresholds[best]
+    return epsilon_from_counts(int(flagged[m].sum()), int(m.sum()), int(flagged[~m].sum()), int((~m).sum()),
+                               delta, confidence)
+
+
+def max_provable_epsilon(n_members, n_non_members, delta, *, confidence=0.95):
+    """The largest epsilon ``empirical_epsilon`` can prove with this many members and
+    non-members: a perfect attack (every member flagged, no non-member) on the half it
+    bounds on. A model whose true epsilon is larger cannot be shown to be so at this size.
+
+    Introduced in notebooks/11_defense_scorecard.ipynb."""
+    n_in = check_int(n_members, "n_members", minimum=2)
+    n_out = check_int(n_non_members, "n_non_members", minimum=2)
+    delta = check_real(delta, "delta", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True)
+    confidence = check_real(confidence, "confidence", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True)
+    b_in, b_out = n_in - n_in // 2, n_out - n_out // 2
+    return epsilon_from_counts(b_in, b_in, 0, b_out, delta, confidence)
 
 
 def dp_bound_tpr(fpr, epsilon, delta):

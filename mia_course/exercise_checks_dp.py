@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from scipy.stats import beta
 
-from mia_course.audit import dp_bound_tpr, empirical_epsilon
+from mia_course.audit import dp_bound_tpr, epsilon_from_counts
 from mia_course.defenses.dp_sgd import clip_per_sample, noisy_gradient
 from mia_course.exercise_checks import _plural
 from mia_course.exercise_checks_strong import _first_match
@@ -193,9 +193,7 @@ def _case_audit(rng, kind="first", n=None, delta=1e-5, confidence=0.95):
     tpr = {"first": min(0.9, fpr * rng.uniform(8, 30)), "second": 1 - rng.uniform(0.001, 0.01), "zero": 0.0,
            "none": fpr * rng.uniform(0.9, 1.1), "no_false": rng.uniform(0.05, 0.3), "all_true": 1.0}[kind]
     tp, fp = int(np.clip(round(tpr * n_in), 0, n_in)), int(np.clip(round(fpr * n_out), 0, n_out))
-    m = np.r_[np.ones(n_in, bool), np.zeros(n_out, bool)]
-    s = np.r_[np.arange(n_in) < tp, np.arange(n_out) < fp].astype(float)  # one threshold: this ROC point
-    ref = empirical_epsilon(m, s, delta, confidence=confidence)
+    ref = epsilon_from_counts(tp, n_in, fp, n_out, delta, confidence)  # one threshold: this ROC point
     return (f"{tp} of {n_in} members and {fp} of {n_out} non-members flagged, delta = {delta:g}, confidence "
             f"{confidence:g}", (tp, n_in, fp, n_out, delta, confidence),
             dict(k=(tp, n_in, fp, n_out), delta=delta, conf=confidence, ref=ref))

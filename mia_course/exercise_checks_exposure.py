@@ -13,7 +13,7 @@ from mia_course.exercise_checks import _plural
 from mia_course.exercise_checks_strong import _first_match
 from mia_course.grading import Exercise, as_numbers, register
 from mia_course.lira import lira_scores
-from mia_course.metrics import most_exposed
+from mia_course.metrics import most_exposed, threshold_at_fpr
 from mia_course.rmia import rmia_scores
 
 
@@ -81,11 +81,11 @@ def _judge_online(ctx, out):
 
 def reference_exposed_members(scores, is_member, fpr):
     """Lesson 06's exposure: for each member (in order), whether its score is above the
-    ``1 - fpr`` quantile of the non-members' scores.
+    threshold that flags at most ``fpr`` of the non-members (``metrics.threshold_at_fpr``).
 
     Introduced in solutions/ex06_who_is_exposed.ipynb."""
     scores, m = np.asarray(scores, dtype=float), np.asarray(is_member).astype(bool)
-    return scores[m] > np.quantile(scores[~m], 1 - fpr)
+    return scores[m] > threshold_at_fpr(scores[~m], fpr)
 
 
 def _case_exposed(rng, fpr=None, ties=False, as_int=False):
@@ -95,7 +95,11 @@ def _case_exposed(rng, fpr=None, ties=False, as_int=False):
     fpr = float(rng.choice([0.01, 0.05, 0.1, 0.2]) if fpr is None else fpr)
     if ties:  # rounded scores, and a member exactly at the threshold
         scores = np.round(scores * 2) / 2
-        scores[np.flatnonzero(m)[0]] = np.quantile(scores[~m], 1 - fpr)
+        scores[np.flatnonzero(m)[0]] = threshold_at_fpr(scores[~m], fpr)
+    else:  # a member between the interpolated quantile and the rule's (a sample score): not exposed
+        linear, rule = np.quantile(scores[~m], 1 - fpr), threshold_at_fpr(scores[~m], fpr)
+        if rule > linear:
+            scores[np.flatnonzero(m)[0]] = (linear + rule) / 2
     kind += ", tied scores" if ties else ""
     return (f"{n_in} members, {n_out} non-members (mixed order), fpr = {fpr:g}{kind}", (scores, given, fpr),
             dict(s=scores, m=m, fpr=fpr, as_int=as_int, ref=reference_exposed_members(scores, m, fpr)))
@@ -119,13 +123,13 @@ def _judge_exposed(ctx, out):
         return None
     rest = s[~m]
     return _first_match(arr, [
-        (s[m] > np.quantile(s, 1 - fpr), "take the threshold from the non-members' scores only"),
-        (s[m] >= np.quantile(rest, 1 - fpr), "a member exactly at the threshold is not exposed: use > "
-                                             "(strictly above)"),
-        (s[m] > np.quantile(rest, fpr), "the threshold is the (1 - fpr) quantile of the non-members' "
-                                        "scores, not the fpr quantile"),
-        (s[m] > np.quantile(rest, 1 - fpr, method="higher"), "use numpy's default quantile (linear "
-                                                             "interpolation), as lesson 06 does"),
+        (s[m] > np.quantile(s, 1 - fpr, method="higher"), "take the threshold from the non-members' scores only"),
+        (s[m] >= np.quantile(rest, 1 - fpr, method="higher"), "a member exactly at the threshold is not exposed: "
+                                                              "use > (strictly above)"),
+        (s[m] > np.quantile(rest, fpr, method="higher"), "the threshold is the (1 - fpr) quantile of the "
+                                                         "non-members' scores, not the fpr quantile"),
+        (s[m] > np.quantile(rest, 1 - fpr), "use np.quantile(..., method=\"higher\") (a score of the sample, "
+                                            "no interpolation): it flags at most fpr of the non-members"),
     ]) or (f"{int(np.sum(arr != ref))} of {len(ref)} members are wrongly called exposed or not: a member "
            "is exposed when its score is above the (1 - fpr) quantile of the non-members' scores" + extra)
 

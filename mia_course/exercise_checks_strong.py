@@ -37,7 +37,7 @@ def _case_logit(rng, n_classes=2, n_models=None, n_rows=None, certain=False):
         onehot = np.arange(n_classes) == col[:, None]
         rest = np.where(onehot, 0.0, 10.0 ** -rng.uniform(17, 30, size=P.shape))
         P = np.where(near[:, None], np.where(onehot, 1.0 - rest.sum(-1, keepdims=True), rest), P)
-    ref = logit_confidence(P, col)
+    ref = logit_confidence(P, col, floor=1e-300)  # the exact transform (the attacks floor at 1e-6)
     shape = f"{n_models} models x {n} rows" if n_models else _plural(n, "row")
     what = ", some predicted with near certainty" if certain else ""
     return (f"P of {shape}, {n_classes} classes{what}", (P, col),

@@ -14,12 +14,15 @@ Robustness alone confuses *easy* records (every model is robust on them) with me
 becomes the target's robustness minus the references' robustness on the same perturbed
 copies: difficulty calibration (Watson et al. 2022), the same idea that makes LiRA strong.
 The target is still only asked for labels; the references are the attacker's own models.
+``output_defense`` reads the references through the target's defense (their labels are those
+of the defended API); ``n_queries`` asks each question that many times and averages.
 """
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_labels, check_matrix, check_model, check_real
+from mia_course.queries import check_output_defense
 from mia_course.shadows import train_on_random_halves
 
 
@@ -45,18 +48,21 @@ class LabelOnlyAttack(BaseEstimator):
     """
 
     def __init__(self, n_perturbations=64, n_flips=1, noise_scale=0.5, n_references=0,
-                 reference_model=None, random_state=None):
+                 reference_model=None, output_defense=None, n_queries=1, random_state=None):
         self.n_perturbations = n_perturbations
         self.n_flips = n_flips
         self.noise_scale = noise_scale
         self.n_references = n_references
         self.reference_model = reference_model
+        self.output_defense = output_defense
+        self.n_queries = n_queries
         self.random_state = random_state
 
     def fit(self, X_population, y_population):
         """Train ``n_references`` reference models on random halves of population data
         (needed only for the calibrated score). Returns ``self``."""
         n = check_int(self.n_references, "n_references", minimum=1)
+        check_output_defense(self.output_defense, self.n_queries)
         X = check_matrix(X_population, "X_population")
         y = check_labels(y_population, "y_population", n=X.shape[0])
         _, self.references_ = train_on_random_halves(
@@ -70,20 +76,26 @@ class LabelOnlyAttack(BaseEstimator):
         n_flips = check_int(self.n_flips, "n_flips", minimum=1)
         scale = check_real(self.noise_scale, "noise_scale", minimum=0.0, strict_min=True)
         check_model(model, method="predict")
+        defense, n_queries = check_output_defense(self.output_defense, self.n_queries)
         if check_int(self.n_references, "n_references", minimum=0) and not hasattr(self, "references_"):
             raise ValueError("LabelOnlyAttack: n_references > 0 needs fit(X_population, y_population) first")
         X = check_matrix(X, "X")
         y = check_labels(y, "y", n=X.shape[0])
         rng = check_random_state(self.random_state)
         copies = perturb(X, n, rng, n_flips=n_flips, noise_scale=scale)
-        labels = np.asarray(model.predict(copies.reshape(-1, X.shape[1]))).reshape(n, len(y))
-        right = np.vstack([np.asarray(model.predict(X)) == y, labels == y])
+        rows = np.vstack([X, copies.reshape(-1, X.shape[1])])
+        right = np.mean([np.asarray(model.predict(rows)).reshape(n + 1, len(y)) == y
+                         for _ in range(n_queries)], axis=0)  # [n + 1, n_rows]
         if not hasattr(self, "references_") or not self.n_references:
             return right.mean(axis=0)
-        rows = np.vstack([X, copies.reshape(-1, X.shape[1])])
-        ref_labels = self.references_.classes_[self.references_.predict_proba(rows).argmax(-1)]
-        ref_right = ref_labels.reshape(len(ref_labels), n + 1, len(y)) == y
-        return right.mean(axis=0) - ref_right.mean(axis=(0, 1))
+        refs = self.references_
+        if defense is None:
+            ref_labels = refs.classes_[refs.predict_proba(rows).argmax(-1)][None]
+        else:
+            ref_labels = np.array([[np.asarray(defense(refs.model(k)).predict(rows)) for k in range(len(refs))]
+                                   for _ in range(n_queries)])
+        ref_right = ref_labels.reshape(-1, len(refs), n + 1, len(y)) == y
+        return right.mean(axis=0) - ref_right.mean(axis=(0, 1, 2))
 
 
 class LabelsOnlyAPI:

@@ -8,6 +8,9 @@ training set and when it was OUT. Each is modelled as a Gaussian; the score is h
 likely ``phi`` is under IN than under OUT (online), or how far above the OUT Gaussian it
 lies (offline: a one-sided test, no shadow needs the record). ``fixed_variance`` uses one
 global standard deviation, which is far more stable with few shadows.
+
+``output_defense`` and ``n_queries`` (see ``mia_course.queries``) make the attack adaptive:
+the shadows answer through the same defense as the target, and repeated queries are averaged.
 """
 import numpy as np
 from scipy.stats import norm
@@ -16,19 +19,22 @@ from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_labels, check_matrix
 from mia_course.attacks import check_query, sum_of_other_classes, true_columns
+from mia_course.queries import PROBABILITY_FLOOR, check_output_defense, query_proba, shadow_answers
 from mia_course.shadows import train_on_random_halves
 
 
-def logit_confidence(P, col):
+def logit_confidence(P, col, floor=PROBABILITY_FLOOR):
     """``log p_y - log(1 - p_y)`` from probability rows ``P`` (``[..., n, classes]``) and
     each row's true-class column ``col``; the ``1 - p_y`` part is summed over the other
-    classes so that it stays precise when ``p_y`` rounds to 1.
+    classes so that it stays precise when ``p_y`` rounds to 1. Both parts are clipped at
+    ``floor`` (the attacks' one rule for target and shadows: ``PROBABILITY_FLOOR``, so
+    ``phi`` lies within about +-13.8; pass a tiny floor such as 1e-300 for the exact value).
 
     Introduced in notebooks/04_lira_and_rmia.ipynb."""
     P = np.asarray(P, dtype=np.float64)
     p_true = np.take_along_axis(P, np.broadcast_to(col[:, None], P.shape[:-1] + (1,)), axis=-1)[..., 0]
     rest = sum_of_other_classes(P, col)
-    return np.log(np.clip(p_true, 1e-300, None)) - np.log(np.clip(rest, 1e-300, None))
+    return np.log(np.clip(p_true, floor, None)) - np.log(np.clip(rest, floor, None))
 
 
 def row_keys(X, y):
@@ -40,20 +46,27 @@ class LiRA(BaseEstimator):
     """Likelihood-ratio attack (Carlini et al. 2022).
 
     ``fit(X_pool, y_pool)``: online, the pool contains the candidates and each shadow trains
-    on a random half of it; offline, the pool is attacker data without the candidates.
+    on a random half of its distinct records; offline, the pool is attacker data without the
+    candidates. ``output_defense``: a callable that takes a fitted model and returns it as the
+    attacked API answers (e.g. ``lambda m: RoundedOutputs(m, 1)``); every shadow is read
+    through it. ``n_queries``: ask the target (and each defended shadow) that many times and
+    average the answers.
     Introduced in notebooks/04_lira_and_rmia.ipynb.
     """
 
     def __init__(self, shadow_model=None, n_shadows=64, online=True, fixed_variance=False,
-                 random_state=None):
+                 output_defense=None, n_queries=1, random_state=None):
         self.shadow_model = shadow_model
         self.n_shadows = n_shadows
         self.online = online
         self.fixed_variance = fixed_variance
+        self.output_defense = output_defense
+        self.n_queries = n_queries
         self.random_state = random_state
 
     def fit(self, X_pool, y_pool):
         n = check_int(self.n_shadows, "n_shadows", minimum=1)
+        check_output_defense(self.output_defense, self.n_queries)
         if self.online and n < 2:
             raise ValueError("n_shadows: online LiRA needs at least 2 shadows (some IN, some OUT)")
         X_pool = check_matrix(X_pool, "X_pool")
@@ -74,7 +87,8 @@ class LiRA(BaseEstimator):
         X = check_matrix(X, "X")
         y = check_labels(y, "y", n=X.shape[0])
         col = true_columns(self.classes_, y, known_to="the shadow models")
-        phi = logit_confidence(self.shadows_.predict_proba(X), col)
+        defense, n_queries = check_output_defense(self.output_defense, self.n_queries)
+        phi = logit_confidence(shadow_answers(self.shadows_, X, defense, n_queries), col)
         is_in = np.zeros(phi.shape, dtype=bool)
         for j, key in enumerate(row_keys(X, y)):
             for i in self._pool_index.get(key, ()):
@@ -86,7 +100,7 @@ class LiRA(BaseEstimator):
         X, y = check_query(model, X, y)
         phi, is_in = self.shadow_confidences(X, y)
         col = true_columns(self.classes_, y, known_to="the shadow models")
-        target = logit_confidence(model.predict_proba(X), col)
+        target = logit_confidence(query_proba(model, X, self.n_queries), col)
         if self.online:
             missing = np.flatnonzero(is_in.sum(0) == 0)
             if len(missing):

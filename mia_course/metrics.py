@@ -54,6 +54,18 @@ def attack_summary(is_member, scores, fprs=(0.001, 0.01)):
     return row
 
 
+def threshold_at_fpr(non_member_scores, fpr):
+    """The course's one rule for "the threshold that flags ``fpr`` of the non-members": the
+    ``1 - fpr`` quantile of their scores, ``np.quantile(..., method="higher")`` (a score of
+    the sample, no interpolation). A record is flagged when its score is strictly above it,
+    which flags at most ``fpr`` of the non-members.
+
+    Introduced in notebooks/06_who_is_exposed.ipynb."""
+    non_member_scores = check_vector(non_member_scores, "non_member_scores")
+    fpr = check_real(fpr, "fpr", minimum=0.0, maximum=1.0)
+    return float(np.quantile(non_member_scores, 1 - fpr, method="higher"))
+
+
 def most_exposed(is_member, scores, *, top=10, fpr=0.01):
     """The ``top`` highest-scoring members as ``(index, score, flagged)`` rows, where
     ``flagged`` says whether the score passes the threshold that flags ``fpr`` of the
@@ -63,7 +75,7 @@ def most_exposed(is_member, scores, *, top=10, fpr=0.01):
     is_member, scores = _check(is_member, scores)
     top = check_int(top, "top", minimum=1)
     fpr = check_real(fpr, "fpr", minimum=0.0, maximum=1.0)
-    threshold = np.quantile(scores[~is_member], 1 - fpr, method="higher") if fpr > 0 else np.inf
+    threshold = threshold_at_fpr(scores[~is_member], fpr)
     members = np.flatnonzero(is_member)
     order = members[np.argsort(-scores[members], kind="stable")][:top]
     return [(int(i), float(scores[i]), bool(scores[i] > threshold)) for i in order]

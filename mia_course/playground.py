@@ -21,24 +21,19 @@ import numpy as np
 from opacus.accountants import RDPAccountant
 
 from mia_course._validation import check_int, check_real
-from mia_course.attacks import LossThresholdAttack, true_columns
 from mia_course.data import RARE_DISEASE_SITE, alice, make_ad_clicks, without_site
 from mia_course.defenses.dp_models import DPMLPClassifier
-from mia_course.defenses.outputs import LabelOnlyOutputs, NoisyOutputs, RoundedOutputs
-from mia_course.label_only import LabelOnlyAttack
-from mia_course.lira import lira_scores, logit_confidence
-from mia_course.metrics import roc_auc, tpr_at_fpr
+from mia_course.metrics import roc_auc, threshold_at_fpr, tpr_at_fpr
 from mia_course.models import TorchMLPClassifier
 from mia_course.nets import seed_from
-from mia_course.rmia import offline_probability, rmia_scores, true_class_probs
+from mia_course.playground_attacks import ATTACKS, attack_scores, model_api
 from mia_course.shadows import random_halves
 from mia_course.training.registry import train_shadow_models
 
-ATTACKS = ("loss", "LiRA", "RMIA", "label-only")
 OUTPUTS = ("probabilities", "noise", "rounding", "label only")
 DEFAULTS = {"n_members": 500, "hidden_units": 256, "epochs": 30, "l2": 0.0, "dropout": 0.0,
             "epsilon": None, "output": "probabilities", "noise_scale": 0.1, "decimals": 1,
-            "n_shadows": 16, "attacks": ATTACKS}
+            "n_shadows": 16, "attacks": ("loss", "LiRA", "RMIA", "label-only")}
 TRAINING_KEYS = ("n_members", "hidden_units", "epochs", "l2", "dropout", "epsilon", "n_shadows")
 OUTPUT_KEYS = ("output", "noise_scale", "decimals")
 
@@ -80,12 +75,13 @@ def training_key(settings):
 def where_record_lands(is_member, scores, index, fpr=0.01):
     """``(share, flagged)`` for record ``index``: the share of non-members whose score is
     strictly below its score, and whether its score is strictly above the threshold that
-    flags at most ``fpr`` of the non-members (their ``1 - fpr`` quantile, ``method="higher"``).
+    flags at most ``fpr`` of the non-members (``metrics.threshold_at_fpr``: their ``1 - fpr``
+    quantile, ``method="higher"``).
 
     Introduced in notebooks/13_playground.ipynb."""
     outside = np.asarray(scores, float)[~np.asarray(is_member, bool)]
     score = float(np.asarray(scores, float)[index])
-    threshold = np.quantile(outside, 1 - fpr, method="higher")
+    threshold = threshold_at_fpr(outside, fpr)
     return float(np.mean(outside < score)), bool(score > threshold)
 
 
@@ -160,45 +156,6 @@ def train_target_and_shadows(data, settings, random_state=0):
     return Trained(stack=stack, shadow_masks=masks[1:], shadow_proba=shadow_proba, epsilon=epsilon)
 
 
-def model_api(model, output, *, noise_scale=0.1, decimals=1, random_state=0):
-    """What the attacker can query: the model behind the chosen output defense.
-
-    Introduced in notebooks/13_playground.ipynb."""
-    if output == "noise":
-        return NoisyOutputs(model, noise_scale, random_state=random_state)
-    if output == "rounding":
-        return RoundedOutputs(model, decimals)
-    if output == "label only":
-        return LabelOnlyOutputs(model)
-    return model
-
-
-def attack_scores(attack, api, trained, data, random_state=0):
-    """One attack's membership scores for members then non-members (``data.X``).
-
-    LiRA (online, fixed variance) and RMIA (offline: only the shadows that did not train
-    on a record count as its references) reuse the target's shadows.
-    Introduced in notebooks/13_playground.ipynb."""
-    if attack not in ATTACKS:
-        raise ValueError(f"attack: expected one of {ATTACKS}, got {attack!r}")
-    X, y = data.X, data.y
-    if attack == "loss":
-        return LossThresholdAttack().score_samples(api, X, y)
-    if attack == "label-only":
-        return LabelOnlyAttack(n_perturbations=32, random_state=random_state).score_samples(api, X, y)
-    shadows = trained.shadow_proba
-    P = np.asarray(api.predict_proba(np.vstack([X, data.X_population])), float)
-    y_all = np.r_[y, data.y_population]
-    col = true_columns(trained.stack.classes_, y_all)
-    if attack == "LiRA":
-        return lira_scores(logit_confidence(P, col)[:len(y)], logit_confidence(shadows, col)[:, :len(y)],
-                           trained.shadow_masks, online=True, fixed_variance=True)
-    out = np.c_[~trained.shadow_masks, np.ones((len(shadows), len(data.y_population)), bool)]
-    p_out = (true_class_probs(shadows, col) * out).sum(0) / np.maximum(out.sum(0), 1)
-    ratio = np.clip(true_class_probs(P, col), 1e-300, None) / offline_probability(p_out)
-    return rmia_scores(ratio[:len(y)], ratio[len(y):])
-
-
 @dataclass
 class PlaygroundResult:
     """Everything one playground update shows."""
@@ -267,8 +224,11 @@ class Playground:
         def api():  # a fresh one per use: the same noise whatever else was asked before
             return model_api(trained.target, s["output"], noise_scale=s["noise_scale"],
                              decimals=s["decimals"], random_state=seed)
+        def defense(model):  # the same output defense, for the adaptive attacker's shadows
+            return model_api(model, s["output"], noise_scale=s["noise_scale"], decimals=s["decimals"],
+                             random_state=seed + 1)
         scores = {a: self._cached(("scores", api_key, a), lambda a=a: attack_scores(
-            a, api(), trained, data, seed)) for a in s["attacks"]}
+            a, api(), trained, data, seed, output_defense=defense)) for a in s["attacks"]}
         right = trained.target.predict(data.X) == data.y
         x = data.X[data.alice_index]
         clicks = api().predict_proba(np.vstack([x, without_site(x, RARE_DISEASE_SITE)]))[:, 1]

@@ -30,13 +30,28 @@ def random_halves(n_models: int, n_records: int, rng: np.random.RandomState) -> 
     return masks
 
 
+def distinct_records(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, inverse)``: one index per distinct record (features and label), in order of
+    first appearance, and for each row the number of its distinct record.
+
+    Introduced in notebooks/04_lira_and_rmia.ipynb."""
+    rows = np.hstack([np.asarray(X, np.float64), np.asarray(y, np.float64)[:, None]])
+    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # number distinct records by first appearance
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return first[order], rank[np.ravel(inverse)]
+
+
 def train_on_random_halves(estimator: Any, X: np.ndarray, y: np.ndarray, n_models: int,
                            rng: np.random.RandomState) -> tuple[np.ndarray, ShadowModels]:
     """``(masks, shadows)``: ``n_models`` clones of ``estimator`` (None: the course's
-    ``TorchMLPClassifier``) trained on ``random_halves`` of ``X, y``; shared by LiRA, RMIA
-    and the calibrated label-only attack.
+    ``TorchMLPClassifier``) trained on ``random_halves`` of the *distinct* records of ``X, y``
+    (every copy of a duplicated record is IN or OUT together, so each distinct record is IN
+    for exactly half the models); shared by LiRA, RMIA and the calibrated label-only attack.
 
     Introduced in notebooks/04_lira_and_rmia.ipynb."""
-    masks = random_halves(n_models, len(y), rng)
+    first, inverse = distinct_records(X, y)
+    masks = random_halves(n_models, len(first), rng)[:, inverse]
     estimator = estimator if estimator is not None else TorchMLPClassifier()
     return masks, train_shadow_models(estimator, X, y, masks, random_state=rng)

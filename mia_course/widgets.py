@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
-from mia_course.playground import ATTACKS, OUTPUTS, Playground
+from mia_course.playground import OUTPUTS, Playground
+from mia_course.playground_attacks import ATTACKS
 from mia_course.plots import plot_roc_curves, plot_score_histograms
 
 # control name -> (label, options); epsilon "off" (no DP) is None in the settings

@@ -4,7 +4,7 @@ import pytest
 import torch
 from scipy.stats import beta
 
-from mia_course.audit import dp_bound_tpr, empirical_epsilon
+from mia_course.audit import dp_bound_tpr, empirical_epsilon, epsilon_from_counts
 from mia_course.defenses.dp_sgd import clip_per_sample, noisy_gradient
 from mia_course.defenses.outputs import RoundedOutputs, keep_top_class
 from mia_course.exercise_checks_defenses import _Fixed, reference_pareto_front
@@ -34,9 +34,7 @@ def _noisy(P, noise, tie_break=True, clip=True, keep=True, fallback=True):
 
 
 def _epsilon(tp, n_in, fp, n_out, delta, confidence=0.95):
-    m = np.r_[np.ones(n_in, bool), np.zeros(n_out, bool)]
-    s = np.r_[np.arange(n_in) < tp, np.arange(n_out) < fp].astype(float)
-    return empirical_epsilon(m, s, delta, confidence=confidence)
+    return epsilon_from_counts(tp, n_in, fp, n_out, delta, confidence)
 
 
 REFERENCES = {

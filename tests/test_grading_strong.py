@@ -26,7 +26,7 @@ def _calibrated(model, references, X, y, copies):
 
 
 REFERENCES = {
-    "ex04_logit_confidence": logit_confidence,
+    "ex04_logit_confidence": lambda P, col: logit_confidence(P, col, floor=1e-300),
     "ex04_offline_lira": lambda phi, t: lira_scores(t, phi, np.zeros(phi.shape, bool), online=False,
                                                     fixed_variance=False),
     "ex04_stacked_forward": stacked_forward,
@@ -90,7 +90,7 @@ def _online(phi, is_in, t, ddof=1):
     return norm.logpdf(t, mi, si) - norm.logpdf(t, mo, so)
 
 
-def _exposed(s, m, fpr, op=np.greater, cut=lambda s, m, fpr: np.quantile(s[~m], 1 - fpr)):
+def _exposed(s, m, fpr, op=np.greater, cut=lambda s, m, fpr: np.quantile(s[~m], 1 - fpr, method="higher")):
     m = np.asarray(m).astype(bool)
     return op(s, cut(s, m, fpr))[m]
 
@@ -108,7 +108,7 @@ def _ranking(m, s, top, fpr, order=None, among_members=False, flag=None):
 @pytest.mark.parametrize("name,wrong,words", [
     ("ex04_logit_confidence", lambda P, c: np.log(_p_true(P, c)) - np.log(1 - _p_true(P, c)),
      "sum of the other classes"),
-    ("ex04_logit_confidence", lambda P, c: -logit_confidence(P, c), "sign is reversed"),
+    ("ex04_logit_confidence", lambda P, c: -logit_confidence(P, c, floor=1e-300), "sign is reversed"),
     ("ex04_logit_confidence", lambda P, c: np.log(_p_true(P, c)), "log p alone"),
     ("ex04_offline_lira", lambda phi, t: _offline(phi, t, f=norm.logsf),
      "your scores are higher for records below the OUT mean: the one-sided test should grow with phi"),
@@ -143,11 +143,14 @@ def _ranking(m, s, top, fpr, order=None, among_members=False, flag=None):
     ("ex06_online_lira", lambda phi, i, t: np.exp(_online(phi, i, t)), "not the ratio itself"),
     ("ex06_online_lira", lambda phi, i, t: np.zeros(len(t)), "all your scores are 0"),
     ("ex06_exposed_members", lambda s, m, f: _exposed(s, m, f, op=np.greater_equal), "strictly above"),
-    ("ex06_exposed_members", lambda s, m, f: _exposed(s, m, f, cut=lambda s, m, f: np.quantile(s, 1 - f)),
+    ("ex06_exposed_members", lambda s, m, f: _exposed(s, m, f, cut=lambda s, m, f: np.quantile(s, 1 - f, method="higher")),
      "non-members' scores only"),
-    ("ex06_exposed_members", lambda s, m, f: _exposed(s, m, f, cut=lambda s, m, f: np.quantile(s[~m], f)),
+    ("ex06_exposed_members", lambda s, m, f: _exposed(s, m, f, cut=lambda s, m, f: np.quantile(s[~m], f, method="higher")),
      "not the fpr quantile"),
-    ("ex06_exposed_members", lambda s, m, f: s > np.quantile(s[~np.asarray(m, bool)], 1 - f), "not one per record"),
+    ("ex06_exposed_members", lambda s, m, f: _exposed(s, m, f, cut=lambda s, m, f: np.quantile(s[~m], 1 - f)),
+     "no interpolation"),
+    ("ex06_exposed_members", lambda s, m, f: s > np.quantile(s[~np.asarray(m, bool)], 1 - f, method="higher"),
+     "not one per record"),
     ("ex06_exposed_members", lambda s, m, f: np.flatnonzero(_exposed(s, m, f)), "not the indices"),
     ("ex07_fraction_beaten", lambda x, z, g: np.mean(x[:, None] / z >= g, axis=1), "use > (strictly greater)"),
     ("ex07_fraction_beaten", lambda x, z, g: np.mean(z / x[:, None] > g, axis=1), "records that beat x"),

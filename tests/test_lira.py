@@ -62,8 +62,10 @@ def test_logit_confidence_stays_precise_when_p_rounds_to_one():
     col = np.array([0, 1, 2, 0])
     assert P[0, 0] == 1.0 and P[1, 1] == 1.0  # 1 - p_y is lost in float64
     exact = [z[c] - logsumexp(np.delete(z, c)) for z, c in zip(logits, col)]
-    np.testing.assert_allclose(logit_confidence(P, col), exact, rtol=1e-9)
-    np.testing.assert_allclose(logit_confidence(P, col), slow_logit(P, col), rtol=1e-12)
+    np.testing.assert_allclose(logit_confidence(P, col, floor=1e-300), exact, rtol=1e-9)
+    np.testing.assert_allclose(logit_confidence(P, col, floor=1e-300), slow_logit(P, col), rtol=1e-12)
+    # the attacks' one clipping rule: both parts floored at PROBABILITY_FLOOR (1e-6)
+    np.testing.assert_allclose(logit_confidence(P, col), np.clip(exact, np.log(1e-6), -np.log(1e-6)), rtol=1e-9)
 
 
 @pytest.mark.parametrize("n_models", [2, 4, 8, 16])

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from mia_course.defenses.outputs import LabelOnlyOutputs, NoisyOutputs, RoundedOutputs
-from mia_course.playground import (DEFAULTS, Playground, attack_scores, check_settings,
-                                   make_playground_data, model_api, train_target_and_shadows)
+from mia_course.playground import (DEFAULTS, Playground, check_settings, make_playground_data,
+                                   train_target_and_shadows)
+from mia_course.playground_attacks import attack_scores, model_api
 
 # AUC's standard error with 500 members and 500 non-members is about 0.015 near 0.5-0.8;
 # "never weaker by more than noise" allows two of them.

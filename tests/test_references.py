@@ -54,12 +54,11 @@ def cases(n_cases, seed=0):
 # ---- most_exposed (lesson 07) -----------------------------------------------------------
 def slow_most_exposed(is_member, scores, top, fpr):
     """Members from the highest score down (ties: lower index first); flagged when the
-    score is strictly above the threshold (fpr 0: nobody is flagged)."""
+    score is strictly above the threshold (fpr 0: only scores above every non-member's)."""
     members = [i for i in range(len(scores)) if is_member[i]]
     ranked = sorted(members, key=lambda i: (-scores[i], i))[:top]
-    threshold = slow_higher_threshold(scores[~is_member], fpr) if fpr > 0 else None
-    return [(i, float(scores[i]), threshold is not None and Fraction(float(scores[i])) > threshold)
-            for i in ranked]
+    threshold = slow_higher_threshold(scores[~is_member], fpr)
+    return [(i, float(scores[i]), Fraction(float(scores[i])) > threshold) for i in ranked]
 
 
 @pytest.mark.parametrize("top", [1, 5, 100])
@@ -117,9 +116,9 @@ def test_pareto_front_equals_the_slow_reference():
 
 # ---- lesson 06's exposed members (exercise 06) ------------------------------------------
 def slow_exposed_members(scores, is_member, fpr):
-    """For each member in order: strictly above the non-members' ``1 - fpr`` quantile,
-    interpolated between neighbours (numpy's default, which the exercise asks for)."""
-    threshold = slow_quantile(scores[~is_member], 1 - Fraction(str(fpr)), "linear")
+    """For each member in order: strictly above the non-members' ``1 - fpr`` quantile, the
+    next value up (the course's one threshold rule, which the exercise asks for)."""
+    threshold = slow_higher_threshold(scores[~is_member], fpr)
     return [Fraction(float(s)) > threshold for s, m in zip(scores, is_member) if m]
 
 

@@ -73,6 +73,7 @@ def slow_reference_probability(rmia, X, y, online, a):
 @pytest.mark.parametrize("online, a", [(True, 0.3), (False, 0.3), (False, 0.0), (False, 1.0)])
 def test_reference_probability(lr_rmia, ad, online, a):
     rmia, X, y = lr_rmia
+    X, y = X[~rmia.z_mask_], y[~rmia.z_mask_]  # the references' pool: the population without Z
     for k, mask in enumerate(rmia.masks_):  # each reference: the model fitted on its own half
         ref = LogisticRegression(max_iter=300).fit(X[mask], y[mask])
         np.testing.assert_allclose(rmia.references_.model(k).predict_proba(X), ref.predict_proba(X),
@@ -89,8 +90,9 @@ def test_reference_probability(lr_rmia, ad, online, a):
 
 @pytest.mark.parametrize("online", [False, True])
 def test_score_samples_matches_slow_reference(lr_rmia, small_model, ad, online):
-    rmia, Z, yz = lr_rmia
-    r = copy.deepcopy(rmia).set_params(online=online, gamma=1.3)
+    rmia, _, _ = lr_rmia
+    Z, yz = rmia.X_z_, rmia.y_z_
+    r = copy.deepcopy(rmia).set_params(online=online, gamma=1.3, offline_a=0.3)
     X, y = ad.X[150:250], ad.y[150:250]  # members (< 200) and non-members of small_model
     scores = r.score_samples(small_model, X, y)
 

@@ -20,10 +20,10 @@ from mia_course.experiments import make_target_setting
 from mia_course.label_only import LabelOnlyAttack, perturb
 from mia_course.models import TorchMLPClassifier
 from mia_course.nets import build_mlp, seed_from
-from mia_course.playground import (attack_scores, check_settings, make_playground_data, model_api,
-                                   train_target_and_shadows)
+from mia_course.playground import check_settings, make_playground_data, train_target_and_shadows
+from mia_course.playground_attacks import attack_scores, model_api
 from mia_course.rmia import RMIA
-from mia_course.shadows import random_halves
+from mia_course.shadows import distinct_records, random_halves
 from mia_course.training.registry import train_shadow_models
 
 TINY = TorchMLPClassifier(hidden_sizes=(16,), epochs=5, random_state=0)
@@ -46,7 +46,10 @@ def test_label_only_fit_trains_references_on_complementary_halves(label_only_cas
     assert len(refs) == 4
     masks = refs.masks_
     assert masks.shape == (4, len(yp))
-    assert (masks.sum(axis=1) == len(yp) // 2).all()
+    first, inverse = distinct_records(Xp, yp)  # copies of a record are IN or OUT together
+    assert (masks == masks[:, first][:, inverse]).all()
+    halves = masks[:, first].sum(axis=1)  # complementary pairs of the distinct records
+    assert set(halves) <= {len(first) // 2, len(first) - len(first) // 2}
     assert (masks[0] ^ masks[1]).all() and (masks[2] ^ masks[3]).all()
     with pytest.raises(ValueError, match="n_references"):
         LabelOnlyAttack(n_references=0).fit(Xp, yp)

@@ -1,0 +1,66 @@
+"""Carlini et al.'s evaluation protocol: many targets from one batched training run.
+
+Introduced in notebooks/10_output_perturbation.ipynb.
+
+Train N models on random halves of one pool (``shadows.train_on_random_halves``: one
+batched model). Each model in turn is the target; its members are its half of the pool,
+its non-members the other half, and the other N - 1 models are its shadows. A headline
+number is then a mean over targets with its spread, not one lucky draw, at the cost of a
+single training run.
+"""
+import numpy as np
+
+from mia_course._validation import check_int
+from mia_course.lira import lira_scores, logit_confidence
+from mia_course.attacks import true_columns
+from mia_course.metrics import attack_summary, tpr_at_fpr
+from mia_course.queries import query_proba, shadow_answers
+
+
+def target_phis(models, X, y, n_targets, output_defense=None, n_queries=1):
+    """``[n_targets, n_rows]``: the logit confidences each of the first ``n_targets`` models
+    gives through its API (``output_defense``; ``n_queries`` answers averaged).
+
+    Introduced in notebooks/10_output_perturbation.ipynb."""
+    n_targets = check_int(n_targets, "n_targets", minimum=1, maximum=len(models))
+    col = true_columns(models.classes_, y)
+    api = (lambda m: m) if output_defense is None else output_defense
+    return np.stack([logit_confidence(query_proba(api(models.model(t)), X, n_queries), col)
+                     for t in range(n_targets)])
+
+
+def lira_each_target(models, masks, X, y, n_targets, *, output_defense=None, n_queries=1,
+                     adaptive=True, fixed_variance=False):
+    """``[(is_member, scores), ...]``, one per target: online LiRA with the other models as
+    shadows. The target answers through ``output_defense``; ``adaptive`` reads the shadows
+    through it too (else they answer raw, as for an attacker who ignores the defense).
+
+    Introduced in notebooks/10_output_perturbation.ipynb."""
+    col = true_columns(models.classes_, y)
+    target = target_phis(models, X, y, n_targets, output_defense, n_queries)
+    phi = logit_confidence(shadow_answers(models, X, output_defense if adaptive else None, n_queries), col)
+    out = []
+    for t in range(len(target)):
+        others = np.arange(len(models)) != t
+        out.append((masks[t], lira_scores(target[t], phi[others], masks[others], online=True,
+                                          fixed_variance=fixed_variance)))
+    return out
+
+
+def summary_over_targets(results, fprs=(0.01,)):
+    """``{metric: (mean, standard deviation over targets)}`` of ``attack_summary`` over the
+    ``(is_member, scores)`` pairs of ``results`` (AUC, advantage, TPR at each FPR).
+
+    Introduced in notebooks/10_output_perturbation.ipynb."""
+    rows = [attack_summary(m, s, fprs=fprs) for m, s in results]
+    return {k: (float(np.mean([r[k] for r in rows])), float(np.std([r[k] for r in rows], ddof=1)))
+            for k in rows[0]}
+
+
+def roc_band(results, fpr_grid):
+    """``(mean, sd)`` over targets of the TPR at each FPR of ``fpr_grid`` (``tpr_at_fpr``, no
+    interpolation): a ROC curve with its spread over targets, for plots at low FPR.
+
+    Introduced in notebooks/04_lira_and_rmia.ipynb."""
+    tprs = np.array([[tpr_at_fpr(m, s, f) for f in fpr_grid] for m, s in results])
+    return tprs.mean(axis=0), tprs.std(axis=0, ddof=1)

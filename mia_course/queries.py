@@ -1,0 +1,73 @@
+"""How an attacker reads a model through the API it attacks: defended and repeated queries.
+
+Introduced in notebooks/10_output_perturbation.ipynb.
+
+A defense that changes what the API answers (rounding, noise, labels only) is judged by an
+attacker who knows it: the attacker passes its own shadow (reference) models through the
+same ``output_defense`` so that they answer exactly as the target does, and asks each
+question ``n_queries`` times and averages (fresh noise on every call averages out).
+Every attack that trains shadow or reference models takes both parameters.
+
+All attacks clip probabilities at one floor, ``PROBABILITY_FLOOR``, for the target and the
+shadows alike: a rounded ``0`` then maps to the same finite value for both, instead of a
+logarithm of about -690 that lies outside everything the shadows ever produced.
+"""
+import numpy as np
+
+from mia_course._validation import check_int, check_matrix, check_model
+
+PROBABILITY_FLOOR = 1e-6
+
+
+def check_output_defense(output_defense, n_queries):
+    """``(output_defense, n_queries)`` checked: None or a callable, and an integer >= 1.
+
+    Introduced in notebooks/10_output_perturbation.ipynb."""
+    if output_defense is not None and not callable(output_defense):
+        raise TypeError("output_defense: expected None or a callable that takes a fitted model and "
+                        f"returns it as the attacked API answers, got {type(output_defense).__name__}")
+    return output_defense, check_int(n_queries, "n_queries", minimum=1)
+
+
+def query_proba(model, X, n_queries=1):
+    """The mean of ``n_queries`` answers of ``model.predict_proba(X)``.
+
+    Introduced in notebooks/10_output_perturbation.ipynb."""
+    check_model(model)
+    n_queries = check_int(n_queries, "n_queries", minimum=1)
+    total = np.asarray(model.predict_proba(X), dtype=np.float64)
+    for _ in range(n_queries - 1):
+        total = total + np.asarray(model.predict_proba(X), dtype=np.float64)
+    return total / n_queries
+
+
+class _Remembered:
+    """A fitted model that remembers its last answer: a defense asked many times for the
+    same rows recomputes only its own randomness, not the model."""
+
+    def __init__(self, model):
+        self.model, self._X, self._P = model, None, None
+        if hasattr(model, "classes_"):
+            self.classes_ = np.asarray(model.classes_)
+
+    def predict_proba(self, X):
+        X = check_matrix(X, "X")
+        if self._X is None or self._X.shape != X.shape or not np.array_equal(self._X, X):
+            self._X, self._P = X, np.asarray(self.model.predict_proba(X), dtype=np.float64)
+        return self._P.copy()
+
+    def predict(self, X):
+        P = self.predict_proba(X)
+        return getattr(self, "classes_", np.arange(P.shape[1]))[P.argmax(axis=1)]
+
+
+def shadow_answers(shadows, X, output_defense=None, n_queries=1):
+    """``[n_models, n_rows, n_classes]``: each shadow's probabilities on ``X`` as the attacked
+    API would answer them (through ``output_defense``, averaged over ``n_queries`` calls).
+
+    Introduced in notebooks/10_output_perturbation.ipynb."""
+    if output_defense is None:  # the raw models are deterministic: one query says it all
+        return np.asarray(shadows.predict_proba(X), dtype=np.float64)
+    X = check_matrix(X, "X")
+    return np.stack([query_proba(output_defense(_Remembered(shadows.model(k))), X, n_queries)
+                     for k in range(len(shadows))])
