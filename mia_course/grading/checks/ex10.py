@@ -14,7 +14,7 @@ from mia_course.grading.kit import as_numbers, plural
 
 
 # ---- ex10: the rounding defense, and the noisy one ----------------------------------------
-class FixedModel:
+class FixedRows:
     """A stand-in model whose ``predict_proba`` returns given rows: row ``X[i, 0]`` of ``P``."""
 
     def __init__(self, P):
@@ -36,7 +36,7 @@ def _case_rounded(rng, decimals=None, n_rows=None, n_classes=None, on_grid=False
         (P, _, k), decimals = _probabilities(rng, n, max(k, 3)), 2
         P[::2] = np.r_[0.29, 0.57, 0.14, np.zeros(k - 3)]
     X = np.arange(n, dtype=float)[:, None]
-    ref = RoundedOutputs(FixedModel(P), decimals).predict_proba(X)
+    ref = RoundedOutputs(FixedRows(P), decimals).predict_proba(X)
     what = ", some probabilities already on the grid (such as 0.29)" if on_grid else ""
     return (f"{plural(n, 'row')}, {k} classes, decimals = {decimals}{what}", (P, decimals),
             dict(P=P, decimals=decimals, ref=ref))
@@ -98,7 +98,7 @@ def _case_noisy(rng, scale=None, n_rows=None, n_classes=None, wiped=False):
     if wiped:  # the noise pushes every entry of some rows below 0: they fall back to uniform
         rows = rng.choice(n, size=max(1, n // 4), replace=False)
         noise[rows], P[rows] = -1.5, np.sort(P[rows], axis=1)  # top class in the last column
-    api = NoisyOutputs(FixedModel(P), scale)
+    api = NoisyOutputs(FixedRows(P), scale)
     api._rng = SimpleNamespace(normal=lambda *args: noise.copy())  # the package's steps, with this noise
     ref = api.predict_proba(np.arange(n, dtype=float)[:, None])
     what = ", some rows with every entry pushed below 0" if wiped else ""
