@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mia_course.grading import tripwire
+from mia_course.grading import checks, tripwire
 from mia_course.grading.limits import DEFAULT_TIMEOUT, call_limited
 
 REGISTRY = {}
-CHECKS_PACKAGE = "mia_course.grading.checks"
 
 
 @dataclass
@@ -92,10 +91,11 @@ def register(exercise):
 
 
 def _load():
-    """Import every module of the checks package: importing one registers its exercises, so a
-    new exercise notebook needs a new ``checks/exNN.py`` and nothing else."""
-    package = importlib.import_module(CHECKS_PACKAGE)
-    for module in pkgutil.iter_modules(package.__path__, prefix=CHECKS_PACKAGE + "."):
+    """Import every module of the checks package (found on disk, not listed by hand): importing
+    one registers its exercises, so a new exercise notebook needs a new ``checks/exNN.py`` and
+    nothing else. ``checks/__init__.py`` imports nothing and the engine names no ``exNN``
+    module: the ``exNN`` modules import the engine, never the reverse (no import cycle)."""
+    for module in pkgutil.iter_modules(checks.__path__, prefix=checks.__name__ + "."):
         importlib.import_module(module.name)
 
 
