@@ -54,7 +54,7 @@ site: install
 	$(PY) docs/site/build.py --executed $(EXECUTED) --out build/site
 
 exercises: install
-	$(PY) -m mia_course.release
+	$(PY) -m mia_course.grading.release
 
 clean:
 	rm -rf $(VENV) .pytest_cache build

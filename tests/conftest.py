@@ -9,7 +9,7 @@ import torch  # noqa: E402
 
 from mia_course.data import make_ad_clicks  # noqa: E402
 from mia_course.models import TorchMLPClassifier  # noqa: E402
-from mia_course.tripwire import allowed  # noqa: E402
+from mia_course.grading.tripwire import allowed  # noqa: E402
 
 torch.set_num_threads(1)  # the test machine is small and shared; one thread is faster there
 

@@ -89,7 +89,7 @@ def test_clopper_pearson_low_is_below_the_rate():
 @pytest.mark.parametrize("n", [7, 100, 500, 1000])
 @pytest.mark.parametrize("fpr", [0.0, 0.001, 0.01, 0.05, 0.5])
 def test_threshold_at_fpr_flags_at_most_fpr_and_is_used_everywhere(n, fpr):
-    from mia_course.exercise_checks_exposure import reference_exposed_members
+    from mia_course.grading.checks.ex06 import reference_exposed_members
     from mia_course.metrics import most_exposed, threshold_at_fpr
     from mia_course.playground import where_record_lands
     rng = np.random.default_rng(n)

@@ -9,8 +9,9 @@ from sklearn.linear_model import LogisticRegression
 
 from mia_course.attacks import (LossThresholdAttack, ShadowModelAttack, best_threshold, half_split,
                                 true_class_probability)
-from mia_course.exercise_checks import reference_attack_dataset
-from mia_course.grading import REGISTRY, ToyModel, assert_passes, call_limited, check, exercise_names
+from mia_course.grading.checks.ex03 import reference_attack_dataset
+from mia_course.grading import REGISTRY, assert_passes, call_limited, check, exercise_names
+from mia_course.grading.kit import ToyModel
 from mia_course.metrics import roc, tpr_at_fpr
 from helpers import generic_grading_tests
 
@@ -301,14 +302,19 @@ def test_the_checks_own_machinery_still_runs_the_reference(tripwire):
 
 def test_every_exercise_names_its_references_and_they_resolve():
     import inspect
-    from mia_course.tripwire import REFERENCES, reference_codes, resolve
+    from mia_course.grading.tripwire import reference_codes, reference_name, resolve
     for name in exercise_names():
         exercise = REGISTRY[name]
-        assert name in REFERENCES or exercise.references, f"{name}: add its references to mia_course/tripwire.py"
-        for spec in tuple(REFERENCES.get(name, ())) + tuple(exercise.references):
-            assert inspect.isfunction(resolve(spec)) and spec.startswith("mia_course."), spec
-        assert len(reference_codes(exercise)) == len(set(REFERENCES.get(name, ()) + tuple(exercise.references)))
-    assert set(REFERENCES) <= set(exercise_names()), "a stale name in mia_course.tripwire.REFERENCES"
+        assert isinstance(exercise.references, tuple), f"{name}: pass references=(...) to its Exercise"
+        for ref in exercise.references:
+            fn = resolve(ref) if isinstance(ref, str) else ref
+            assert inspect.isfunction(fn) and reference_name(ref).startswith("mia_course."), ref
+        assert len(reference_codes(exercise)) == len(set(exercise.references))
+
+
+def test_only_ex01_confident_fractions_has_no_reference():
+    """An empty ``references`` is a claim that the package computes no such answer: keep it rare."""
+    assert [n for n in exercise_names() if not REGISTRY[n].references] == ["ex01_confident_fractions"]
 
 
 @pytest.mark.parametrize("name", exercise_names())
@@ -318,11 +324,38 @@ def test_released_notebooks_do_not_import_the_reference_they_ask_for(name):
     import glob
     import nbformat
     from pathlib import Path
-    from mia_course.tripwire import REFERENCES
     path = glob.glob(str(Path(__file__).resolve().parents[1] / "exercises" / f"{name[:4]}_*.ipynb"))[0]
     first = nbformat.read(path, as_version=4).cells[1]
     assert first.cell_type == "code"
     imported = {n.strip().split(" as ")[0] for line in first.source.split("\n")
                 if (m := re.match(r"from \S+ import (.*)", line)) for n in m.group(1).split(",")}
-    for spec in tuple(REFERENCES.get(name, ())) + tuple(REGISTRY[name].references):
-        assert spec.split(":")[1].split(".")[0] not in imported, (name, spec)
+    from mia_course.grading.tripwire import reference_name
+    for ref in REGISTRY[name].references:
+        assert reference_name(ref).split(".")[-1] not in imported, (name, ref)
+        assert getattr(ref, "__qualname__", "").split(".")[0] not in imported, (name, ref)
+
+
+def test_instructors_guide_table_is_the_registry():
+    """docs/instructors.md's table of notebooks and check modules is the registry, written out:
+    one row per module of mia_course/grading/checks/, named after its solutions/ notebook."""
+    import glob
+    import inspect
+    import pkgutil
+    from pathlib import Path
+    import mia_course.grading.checks as checks
+    root = Path(__file__).resolve().parents[1]
+    rows = re.findall(r"^\| `(ex\d\d_\w+\.ipynb)` \| `mia_course/grading/checks/(ex\d\d)\.py` \| (.*) \|$",
+                      (root / "docs" / "instructors.md").read_text(), re.M)
+    table = {module: (notebook, re.findall(r"`(\w+)`", names)) for notebook, module, names in rows}
+    registry = {}  # module -> its exercises, in the order it registers them
+    exercise_names()
+    for name in REGISTRY:
+        registry.setdefault(inspect.getmodule(REGISTRY[name].make_case).__name__.split(".")[-1], []).append(name)
+    expected = {module: (Path(glob.glob(str(root / "solutions" / f"{module}_*.ipynb"))[0]).name, names)
+                for module, names in registry.items()}
+    assert len(rows) == len(table) and table == expected, "update the table in docs/instructors.md"
+    assert sorted(m.name for m in pkgutil.iter_modules(checks.__path__)) == sorted(registry)
+    notebooks = sorted(Path(p).name[:4] for p in glob.glob(str(root / "solutions" / "ex*.ipynb")))
+    assert notebooks == sorted(registry), "one check module per exercise notebook"
+    for module, names in registry.items():
+        assert all(n.startswith(module + "_") for n in names), (module, names)

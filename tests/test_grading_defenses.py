@@ -7,7 +7,8 @@ from scipy.stats import beta
 from mia_course.audit import dp_bound_tpr, empirical_epsilon, epsilon_from_counts
 from mia_course.defenses.dp_sgd import clip_per_sample, noisy_gradient
 from mia_course.defenses.outputs import RoundedOutputs, keep_top_class
-from mia_course.exercise_checks_defenses import _Fixed, reference_pareto_front
+from mia_course.grading.checks.ex08 import reference_pareto_front
+from mia_course.grading.checks.ex10 import FixedRows
 from mia_course.grading import REGISTRY, check, exercise_names
 from mia_course.metrics import membership_advantage, roc
 from helpers import generic_grading_tests
@@ -16,7 +17,7 @@ LESSONS = ("ex08", "ex09", "ex10", "ex11")
 
 
 def _rounded(P, decimals):
-    return RoundedOutputs(_Fixed(np.asarray(P)), decimals).predict_proba(np.arange(len(P), dtype=float)[:, None])
+    return RoundedOutputs(FixedRows(np.asarray(P)), decimals).predict_proba(np.arange(len(P), dtype=float)[:, None])
 
 
 def _noisy(P, noise, tie_break=True, clip=True, keep=True, fallback=True):

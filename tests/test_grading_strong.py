@@ -4,9 +4,9 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from mia_course.exercise_checks_exposure import reference_exposed_members
-from mia_course.exercise_checks_label_only import LabelModel
-from mia_course.exercise_checks_strong import mistaken_forward as _forward
+from mia_course.grading.checks.ex06 import reference_exposed_members
+from mia_course.grading.checks.ex05 import LabelModel
+from mia_course.grading.checks.ex04 import mistaken_forward as _forward
 from mia_course.grading import REGISTRY, check, exercise_names
 from mia_course.label_only import LabelOnlyAttack, LabelsOnlyAPI, perturb
 from mia_course.lira import lira_scores, logit_confidence

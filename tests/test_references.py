@@ -9,8 +9,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from mia_course.exercise_checks_defenses import reference_pareto_front
-from mia_course.exercise_checks_exposure import reference_exposed_members
+from mia_course.grading.checks.ex08 import reference_pareto_front
+from mia_course.grading.checks.ex06 import reference_exposed_members
 from mia_course.metrics import most_exposed
 from mia_course.playground import (DEFAULTS, OUTPUT_KEYS, check_settings, make_playground_data,
                                    train_target_and_shadows, training_key, where_record_lands)

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from mia_course.grading import REGISTRY, exercise_names
-from mia_course.release import (BEGIN_HIDDEN, BEGIN_SOLUTION, CODE_STUB, END_HIDDEN, END_SOLUTION,
+from mia_course.grading.release import (BEGIN_HIDDEN, BEGIN_SOLUTION, CODE_STUB, END_HIDDEN, END_SOLUTION,
                                 RAISES_TAG, TEXT_STUB, ReleaseError, is_grade, is_solution, main,
                                 release, release_notebook, split_regions)
 
@@ -38,7 +38,7 @@ def test_exercises_are_regenerated_from_solutions(tmp_path):
         "exercises/ has other notebooks than solutions/: run `make exercises`"
     for name in fresh:
         assert (tmp_path / name).read_text() == (EXERCISES / name).read_text(), \
-            f"exercises/{name} is out of date: run `make exercises` (python -m mia_course.release)"
+            f"exercises/{name} is out of date: run `make exercises` (python -m mia_course.grading.release)"
 
 
 def test_release_is_deterministic_and_removes_stale_notebooks(tmp_path):

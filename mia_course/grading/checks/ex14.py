@@ -1,7 +1,7 @@
 """The exercise checks of lesson 14: one step of model inversion.
 
 Introduced in solutions/ex14_model_inversion.ipynb. Registered like those of
-``mia_course.exercise_checks``: each check draws small random cases (tiny random torch MLPs,
+``mia_course.grading.checks.ex01``: each check draws small random cases (tiny random torch MLPs,
 random inputs), runs the package's reference (``mia_course.inversion``) and judges the
 learner's answer in words, never with the expected values.
 """
@@ -10,9 +10,8 @@ import copy
 import numpy as np
 import torch
 
-from mia_course.exercise_checks import _plural
-from mia_course.exercise_checks_strong import _first_match
-from mia_course.grading import Exercise, as_numbers, register
+from mia_course.grading.engine import Exercise, register
+from mia_course.grading.kit import as_numbers, first_match, plural
 from mia_course.inversion import confidence_gradient, projected_step
 
 
@@ -44,7 +43,7 @@ def _case_gradient(rng, n_rows=None, n_classes=None, n_layers=1, same_target=Fal
     X = rng.uniform(0.0, 1.0, (n, d))
     targets = np.full(n, int(rng.integers(k))) if same_target else rng.integers(k, size=n)
     what = ", every row the same target" if same_target else ""
-    return (f"{_plural(n, 'row')}, {d} features, {k} classes, {_plural(n_layers, 'hidden layer')}{what}",
+    return (f"{plural(n, 'row')}, {d} features, {k} classes, {plural(n_layers, 'hidden layer')}{what}",
             (net, X, targets), dict(net=net, X=X, t=targets, ref=confidence_gradient(net, X, targets)[1]))
 
 
@@ -62,7 +61,7 @@ def _judge_gradient(ctx, out):
     if np.allclose(arr, 0.0, atol=1e-4 * np.abs(ref).max()):
         return ("your gradient is zero: the probabilities of all classes sum to 1, so differentiate "
                 "only each row's own target probability, p[i, targets[i]]")
-    return _first_match(arr, [
+    return first_match(arr, [
         (-ref, "the sign is flipped: differentiate the confidence p (which the attack climbs), not 1 - p "
                "or a loss"),
         (_gradient_of(net, X, lambda z: z[rows, t]), "that is the gradient of the target's logit: apply "
@@ -101,7 +100,7 @@ def _case_update(rng, n_rows=None, bounds=(0.0, 1.0), l2=None, lr=None):
     l2 = float(rng.choice([0.01, 0.05, 0.1]) if l2 is None else l2)
     lr = float(rng.choice([0.5, 1.0, 3.0]) if lr is None else lr)
     ref = projected_step(X, g - 2.0 * l2 * X, lr, bounds)
-    return (f"{_plural(n, 'row')}, {d} features, lr = {lr:g}, l2 = {l2:g}, bounds = ({lo:g}, {hi:g})",
+    return (f"{plural(n, 'row')}, {d} features, lr = {lr:g}, l2 = {l2:g}, bounds = ({lo:g}, {hi:g})",
             (X, g, lr, l2, bounds), dict(X=X, g=g, lr=lr, l2=l2, lo=lo, hi=hi, ref=ref))
 
 
@@ -111,7 +110,7 @@ def _judge_update(ctx, out):
     if msg or np.allclose(arr, ref, rtol=1e-9, atol=1e-12):
         return msg
     step = X + lr * (g - 2.0 * l2 * X)
-    return _first_match(arr, [
+    return first_match(arr, [
         (step, "some features left the bounds: clip every feature to [lo, hi] after the step"),
         (np.clip(X - lr * (g - 2.0 * l2 * X), lo, hi), "step uphill: the attack climbs the confidence, "
                                                          "X + lr * (...)"),
@@ -125,10 +124,9 @@ def _judge_update(ctx, out):
     ], rtol=1e-9, atol=1e-12) or "your update differs from clip(X + lr * (gradient - 2 * l2 * X), lo, hi)"
 
 
-for _name, _function, _case, _judge, _defaults, _hint in [
-    ("ex14_confidence_gradient", "class_confidence_gradient", _case_gradient, _judge_gradient,
-     [{}, dict(n_classes=2), dict(n_layers=2)], _hint_gradient),
-    ("ex14_projected_update", "projected_update", _case_update, _judge_update,
-     [{}, dict(lr=3.0), dict(l2=0.1)], None),
-]:  # every graded cell of solutions/ runs hidden tests as well
-    register(Exercise(_name, _function, _case, _judge, _defaults, hidden_tests=True, hint=_hint))
+# every graded cell of solutions/ runs hidden tests as well
+register(Exercise("ex14_confidence_gradient", "class_confidence_gradient", _case_gradient, _judge_gradient,
+                  [{}, dict(n_classes=2), dict(n_layers=2)], hidden_tests=True, hint=_hint_gradient,
+                  references=(confidence_gradient,)))
+register(Exercise("ex14_projected_update", "projected_update", _case_update, _judge_update,
+                  [{}, dict(lr=3.0), dict(l2=0.1)], hidden_tests=True, references=(projected_step,)))

@@ -1,7 +1,7 @@
 """The exercise checks of lesson 15: exposure from candidates' scores, and Min-K% probability.
 
 Introduced in solutions/ex15_language_models.ipynb. Registered like those of
-``mia_course.exercise_checks``: each check draws small random cases (candidate scores with ties,
+``mia_course.grading.checks.ex01``: each check draws small random cases (candidate scores with ties,
 token log-probabilities of texts of random lengths), runs the package's reference
 (``mia_course.language_attacks``) and judges the learner's answer in words, never with the
 expected values.
@@ -10,8 +10,9 @@ import math
 
 import numpy as np
 
-from mia_course.grading import Exercise, as_numbers, register
-from mia_course.language_attacks import exposure, min_k_scores, secret_rank
+from mia_course.grading.engine import Exercise, register
+from mia_course.grading.kit import as_numbers
+from mia_course.language_attacks import canary_exposures, exposure, min_k_scores, secret_rank
 
 
 def _mistake(arr, candidates, **tol):
@@ -105,10 +106,9 @@ def _hint_min_k(err):
     return None
 
 
-for _name, _function, _case, _judge, _defaults, _hint in [
-    ("ex15_exposure", "exposure_from_scores", _case_exposure, _judge_exposure,
-     [{}, dict(ties=True), dict(where="best")], None),
-    ("ex15_min_k", "min_k_percent", _case_min_k, _judge_min_k,
-     [{}, dict(k=0.2), dict(k=1.0)], _hint_min_k),
-]:  # every graded cell of solutions/ runs hidden tests as well
-    register(Exercise(_name, _function, _case, _judge, _defaults, hidden_tests=True, hint=_hint))
+# every graded cell of solutions/ runs hidden tests as well
+register(Exercise("ex15_exposure", "exposure_from_scores", _case_exposure, _judge_exposure,
+                  [{}, dict(ties=True), dict(where="best")], hidden_tests=True,
+                  references=(exposure, canary_exposures)))
+register(Exercise("ex15_min_k", "min_k_percent", _case_min_k, _judge_min_k,
+                  [{}, dict(k=0.2), dict(k=1.0)], hidden_tests=True, hint=_hint_min_k, references=(min_k_scores,)))

@@ -3,26 +3,25 @@
 Introduced in solutions/ex01_confidence.ipynb (every exercise notebook uses it).
 
 ``check(name, fn_or_namespace)`` draws fresh cases for the registered exercise ``name``
-(see the ``mia_course.exercise_checks*`` modules), compares the learner's answers with the
-package's reference and returns a :class:`Report`: which cases passed and, for a failure, what is
-wrong, without the expected values. Exceptions, wrong types and shapes become failed
+(``mia_course.grading.checks`` holds one module per exercise notebook), compares the
+learner's answers with the package's reference and returns a :class:`Report`: which cases
+passed and, for a failure, what is wrong, without the expected values. Exceptions, wrong types and shapes become failed
 checks, never a crash; a case running over ``timeout`` seconds is stopped; a function that
-calls the package's reference for the exercise fails (``mia_course.tripwire``).
+calls the package's reference for the exercise fails (``mia_course.grading.tripwire``).
 ``assert_passes`` prints the report and raises AssertionError unless it passed: graded
 cells call it, so that nbgrader gives zero for a failure.
 """
 import copy
-import signal
-import threading
-import warnings
+import importlib
+import pkgutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from mia_course import tripwire
+from mia_course.grading import checks, tripwire
+from mia_course.grading.limits import DEFAULT_TIMEOUT, call_limited
 
-DEFAULT_TIMEOUT = 3.0  # seconds per case
 REGISTRY = {}
 
 
@@ -30,8 +29,10 @@ REGISTRY = {}
 class Exercise:
     """One graded function. ``make_case(rng, **options)`` returns ``(description, args,
     context)``; ``judge(context, output)`` returns None (right) or a message in words;
-    ``hint(exception)`` may add advice to the learner's exception; ``references`` names the
-    package functions that compute the answer ("module:name", see ``mia_course.tripwire``)."""
+    ``hint(exception)`` may add advice to the learner's exception; ``references`` are the
+    package functions that compute the answer (the functions themselves, or "module:name"
+    strings): while the check runs, the learner's function may not call them
+    (``mia_course.grading.tripwire``). Introduced in docs/instructors.md."""
     name: str
     function_name: str
     make_case: object
@@ -82,54 +83,20 @@ class Report:
         printer.text(str(self))
 
 
-class ToyModel:
-    """A stand-in for a trained classifier in the checks' cases: softmax of a fixed random
-    linear map of X. ``classes_`` may be any sorted labels; a large ``sharpness`` gives
-    probabilities of exactly 0."""
-
-    def __init__(self, rng, n_features, classes, sharpness=2.0):
-        self.classes_ = np.asarray(classes)
-        self.coef_ = rng.normal(0.0, sharpness, (n_features, len(self.classes_)))
-
-    def predict_proba(self, X):
-        z = np.asarray(X, dtype=np.float64) @ self.coef_
-        z = np.exp(z - z.max(axis=1, keepdims=True))
-        return z / z.sum(axis=1, keepdims=True)
-
-
-def as_numbers(out, what, shape=None):
-    """``(array, None)``, or ``(None, message)`` when the learner's ``out`` is not an array
-    of numbers of ``shape`` (``what`` says what was expected, in words)."""
-    if out is None:
-        return None, "returned None: did you forget `return`?"
-    try:
-        arr = np.asarray(out, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None, f"returned a {type(out).__name__}, expected {what}"
-    if shape is not None and arr.shape != shape:
-        return None, f"returned shape {arr.shape}, expected {what}, i.e. shape {shape}"
-    if shape == () and np.isnan(arr):
-        return None, f"returned NaN, expected {what}"
-    return arr, None
-
-
 def register(exercise):
-    """Add an :class:`Exercise` to the registry (``mia_course.exercise_checks`` does it)."""
+    """Add an :class:`Exercise` to the registry (each module of ``mia_course.grading.checks``
+    does it for its exercises). Introduced in docs/instructors.md."""
     REGISTRY[exercise.name] = exercise
     return exercise
 
 
-def _load():  # importing a check module registers its exercises
-    import mia_course.exercise_checks  # noqa: F401  (lessons 01-03)
-    import mia_course.exercise_checks_canaries  # noqa: F401  (12)
-    import mia_course.exercise_checks_defenses  # noqa: F401  (08, 10)
-    import mia_course.exercise_checks_dp  # noqa: F401  (09, 11)
-    import mia_course.exercise_checks_exposure  # noqa: F401  (06-07)
-    import mia_course.exercise_checks_inversion  # noqa: F401  (14)
-    import mia_course.exercise_checks_language  # noqa: F401  (15)
-    import mia_course.exercise_checks_label_only  # noqa: F401  (05)
-    import mia_course.exercise_checks_playground  # noqa: F401  (13)
-    import mia_course.exercise_checks_strong  # noqa: F401  (04)
+def _load():
+    """Import every module of the checks package (found on disk, not listed by hand): importing
+    one registers its exercises, so a new exercise notebook needs a new ``checks/exNN.py`` and
+    nothing else. ``checks/__init__.py`` imports nothing and the engine names no ``exNN``
+    module: the ``exNN`` modules import the engine, never the reverse (no import cycle)."""
+    for module in pkgutil.iter_modules(checks.__path__, prefix=checks.__name__ + "."):
+        importlib.import_module(module.name)
 
 
 def get_exercise(name):
@@ -144,55 +111,6 @@ def exercise_names():
     """The names ``check`` accepts, sorted."""
     _load()
     return sorted(REGISTRY)
-
-
-class _Stopped(BaseException):
-    """Raised by the alarm inside the learner's function (BaseException: not swallowed)."""
-
-
-def _call_with_alarm(fn, args, timeout):
-    def on_alarm(signum, frame):
-        raise _Stopped()
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    try:
-        signal.setitimer(signal.ITIMER_REAL, timeout)
-        try:
-            return "ok", fn(*args)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    except _Stopped:
-        return "timeout", None
-    except Exception as err:  # the learner's error becomes a failed check
-        return "error", err
-    finally:
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _call_in_thread(fn, args, timeout):
-    box = {}
-
-    def target():
-        try:
-            box["value"] = ("ok", fn(*args))
-        except Exception as err:
-            box["value"] = ("error", err)
-    worker = threading.Thread(target=target, daemon=True, name="mia-course-check")
-    worker.start()
-    worker.join(timeout)
-    return box.get("value", ("timeout", None))
-
-
-def call_limited(fn, args, timeout=DEFAULT_TIMEOUT):
-    """``(status, value, warnings)``: status "ok" (value: the result), "error" (value: the
-    exception) or "timeout". On the main thread (Jupyter, pytest) SIGALRM stops the call;
-    elsewhere, or when another timer is running, the call waits in a thread (a stopped
-    call then finishes in the background)."""
-    alarm = (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-             and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        status, value = (_call_with_alarm if alarm else _call_in_thread)(fn, args, timeout)
-    return status, value, caught
 
 
 def _resolve(exercise, obj):

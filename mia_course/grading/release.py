@@ -1,6 +1,6 @@
 """Write the student notebooks (exercises/) from the solution notebooks (solutions/).
 
-Introduced in docs/instructors.md. Run ``python -m mia_course.release`` (``make exercises``)
+Introduced in docs/instructors.md. Run ``python -m mia_course.grading.release`` (``make exercises``)
 after editing solutions/. It does what ``nbgrader generate_assignment`` does to the cells,
 without needing nbgrader or a course directory:
 
@@ -151,8 +151,8 @@ def release(source="solutions", dest="exercises"):
 
 
 def main(argv=None):
-    """``python -m mia_course.release [--source solutions] [--dest exercises]``."""
-    parser = argparse.ArgumentParser(prog="python -m mia_course.release", description=__doc__.split("\n")[0])
+    """``python -m mia_course.grading.release [--source solutions] [--dest exercises]``."""
+    parser = argparse.ArgumentParser(prog="python -m mia_course.grading.release", description=__doc__.split("\n")[0])
     parser.add_argument("--source", default="solutions", help="solution notebooks (default: solutions)")
     parser.add_argument("--dest", default="exercises", help="student notebooks (default: exercises)")
     args = parser.parse_args(argv)

@@ -1,15 +1,16 @@
 """The exercise checks of lesson 12: the one-run bound, and the guesses it is computed on.
 
 Introduced in solutions/ex12_canary_audit.ipynb. Registered like those of
-``mia_course.exercise_checks``; the references are ``mia_course.audit.one_run_epsilon`` and
+``mia_course.grading.checks.ex01``; the references are ``mia_course.audit.one_run_epsilon`` and
 ``mia_course.canaries.one_run_guesses``.
 """
 import numpy as np
 from scipy.stats import binom
 
 from mia_course.audit import one_run_epsilon
-from mia_course.canaries import one_run_guesses
-from mia_course.grading import Exercise, as_numbers, register
+from mia_course.canaries import one_run_audit, one_run_guesses
+from mia_course.grading.engine import Exercise, register
+from mia_course.grading.kit import as_numbers
 
 TOLERANCE = 0.01  # a bisection to 2 decimals passes
 
@@ -100,10 +101,10 @@ def _judge_guesses(ctx, out):
     return "correct: count the 'in' guesses on members plus the 'out' guesses on non-members"
 
 
-for _name, _function, _case, _judge, _defaults in [
-    ("ex12_one_run_bound", "one_run_bound", _case_bound, _judge_bound,
-     [{}, dict(kind="all"), dict(kind="coin"), dict(kind="most", confidence=0.5)]),
-    ("ex12_one_run_guesses", "one_run_guesses", _case_guesses, _judge_guesses,
-     [{}, dict(odd=True), dict(as_int=True)]),
-]:  # every graded cell of solutions/ runs hidden tests as well
-    register(Exercise(_name, _function, _case, _judge, _defaults, hidden_tests=True))
+# every graded cell of solutions/ runs hidden tests as well
+register(Exercise("ex12_one_run_bound", "one_run_bound", _case_bound, _judge_bound,
+                  [{}, dict(kind="all"), dict(kind="coin"), dict(kind="most", confidence=0.5)], hidden_tests=True,
+                  references=(one_run_epsilon,)))
+register(Exercise("ex12_one_run_guesses", "one_run_guesses", _case_guesses, _judge_guesses,
+                  [{}, dict(odd=True), dict(as_int=True)], hidden_tests=True,
+                  references=(one_run_guesses, one_run_audit)))

@@ -1,8 +1,6 @@
 """The exercise checks of lesson 04: LiRA's confidences and scores, stacked shadow models.
 
-Introduced in solutions/ex04_lira_and_rmia.ipynb. Registered like those of
-``mia_course.exercise_checks`` (lessons 01-03); ``exercise_checks_label_only`` (05) and
-``exercise_checks_exposure`` (06-07) follow the same pattern. Each check draws small random
+Introduced in solutions/ex04_lira_and_rmia.ipynb. Like ``checks.ex01``: each check draws small random
 cases, runs the package's reference (``mia_course.lira``, ``mia_course.training.stacked``) and judges
 the learner's answer in words, never with the expected values.
 """
@@ -10,19 +8,10 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
-from mia_course.exercise_checks import _plural
-from mia_course.grading import Exercise, as_numbers, register
+from mia_course.grading.engine import Exercise, register
+from mia_course.grading.kit import as_numbers, first_match, plural
 from mia_course.lira import lira_scores, logit_confidence
 from mia_course.training.stacked import stacked_forward
-
-
-def _first_match(arr, candidates, **tol):
-    """The message of the first candidate ``(values, message)`` that ``arr`` equals."""
-    for values, message in candidates:
-        values = np.asarray(values, dtype=np.float64)
-        if values.shape == arr.shape and np.allclose(arr, values, **tol):
-            return message
-    return None
 
 
 # ---- ex04: the logit-scaled confidence, offline LiRA, the stacked MLPs' forward pass -------
@@ -38,7 +27,7 @@ def _case_logit(rng, n_classes=2, n_models=None, n_rows=None, certain=False):
         rest = np.where(onehot, 0.0, 10.0 ** -rng.uniform(17, 30, size=P.shape))
         P = np.where(near[:, None], np.where(onehot, 1.0 - rest.sum(-1, keepdims=True), rest), P)
     ref = logit_confidence(P, col, floor=1e-300)  # the exact transform (the attacks floor at 1e-6)
-    shape = f"{n_models} models x {n} rows" if n_models else _plural(n, "row")
+    shape = f"{n_models} models x {n} rows" if n_models else plural(n, "row")
     what = ", some predicted with near certainty" if certain else ""
     return (f"P of {shape}, {n_classes} classes{what}", (P, col),
             dict(P=P, col=col, ref=ref, near=np.broadcast_to(near, ref.shape)))
@@ -56,7 +45,7 @@ def _judge_logit(ctx, out):
     p = np.take_along_axis(P, np.broadcast_to(col[:, None], P.shape[:-1] + (1,)), axis=-1)[..., 0]
     top = P.max(axis=-1)
     with np.errstate(all="ignore"):
-        return _first_match(arr, [
+        return first_match(arr, [
             (-ref, "the sign is reversed: phi = log p - log(1 - p) grows with the confidence p"),
             (np.log(p), "that is log p alone: subtract log(1 - p)"),
             (ref / np.log(10), "use the natural logarithm (np.log), not log10"),
@@ -85,7 +74,7 @@ def _case_offline(rng, n_shadows=None, n_records=None, far=False, constant=False
     ref = lira_scores(target, phi, np.zeros(phi.shape, dtype=bool), online=False, fixed_variance=False)
     what = "".join([", some targets far below the OUT mean" if far else "",
                     ", some records on which every shadow agrees" if constant else ""])
-    return (f"{_plural(k, 'OUT shadow')}, {_plural(n, 'record')}{what}", (phi, target),
+    return (f"{plural(k, 'OUT shadow')}, {plural(n, 'record')}{what}", (phi, target),
             dict(phi=phi, target=target, ref=ref, rows=rows if (far or constant) else rows[:0]))
 
 
@@ -109,7 +98,7 @@ def _judge_offline(ctx, out):
     reversed_ = ("your scores are higher for records below the OUT mean: the one-sided test should "
                  "grow with phi (the log CDF, not the survival function)")
     with np.errstate(all="ignore"):
-        message = _first_match(arr, [
+        message = first_match(arr, [
             (norm.logsf(t, mu, sd1), reversed_), (-ref, reversed_),
             (norm.logcdf(t, mu, sd0), "use the sample standard deviation over the shadows (ddof=1)"),
             (norm.cdf(t, mu, sd1), "return the log of the CDF (norm.logcdf), not the CDF itself"),
@@ -140,7 +129,7 @@ def _case_forward(rng, n_layers=2, n_models=None, batch=None, grad=False):
     ctx = dict(params=[(W.detach().double().numpy(), b.detach().double().numpy()) for W, b in params],
                X=X.double().numpy(), ref=ref)
     what = ", weights that require gradients" if grad else ""
-    return (f"{_plural(M, 'model')}, layers {' -> '.join(map(str, widths))}, batches of {B}{what}",
+    return (f"{plural(M, 'model')}, layers {' -> '.join(map(str, widths))}, batches of {B}{what}",
             (params, X), ctx)
 
 
@@ -170,7 +159,7 @@ def _judge_forward(ctx, out):
         return msg
     if np.allclose(arr, ref, rtol=1e-4, atol=1e-4):
         return None
-    return _first_match(arr, [
+    return first_match(arr, [
         (mistaken_forward(params, X, relu_last=True), "your logits are never negative: apply ReLU between the "
                                               "layers only, not after the last one"),
         (mistaken_forward(params, X, relu_hidden=False), "apply ReLU after every layer except the last"),
@@ -192,12 +181,12 @@ def _hint_forward(err):
     return None
 
 
-for _name, _function, _case, _judge, _defaults, _hint in [
-    ("ex04_logit_confidence", "logit_scaled_confidence", _case_logit, _judge_logit,
-     [dict(n_classes=2), dict(n_classes=3, n_models=4), dict(certain=True)], _hint_logit),
-    ("ex04_offline_lira", "offline_lira_scores", _case_offline, _judge_offline,
-     [{}, dict(n_shadows=4), dict(far=True)], None),
-    ("ex04_stacked_forward", "stacked_forward", _case_forward, _judge_forward,
-     [dict(n_layers=2), dict(n_layers=3), dict(n_layers=2, n_models=1)], _hint_forward),
-]:  # every graded cell of solutions/ runs hidden tests as well
-    register(Exercise(_name, _function, _case, _judge, _defaults, hidden_tests=True, hint=_hint))
+# every graded cell of solutions/ runs hidden tests as well
+register(Exercise("ex04_logit_confidence", "logit_scaled_confidence", _case_logit, _judge_logit,
+                  [dict(n_classes=2), dict(n_classes=3, n_models=4), dict(certain=True)], hidden_tests=True,
+                  hint=_hint_logit, references=(logit_confidence,)))
+register(Exercise("ex04_offline_lira", "offline_lira_scores", _case_offline, _judge_offline,
+                  [{}, dict(n_shadows=4), dict(far=True)], hidden_tests=True, references=(lira_scores,)))
+register(Exercise("ex04_stacked_forward", "stacked_forward", _case_forward, _judge_forward,
+                  [dict(n_layers=2), dict(n_layers=3), dict(n_layers=2, n_models=1)], hidden_tests=True,
+                  hint=_hint_forward, references=(stacked_forward,)))

@@ -1,12 +1,13 @@
 """The exercise checks of lesson 13: where a record lands, and what a control change retrains.
 
 Introduced in solutions/ex13_playground.ipynb. Registered like those of
-``mia_course.exercise_checks``; the references are the playground's own
+``mia_course.grading.checks.ex01``; the references are the playground's own
 ``where_record_lands`` and ``training_key``.
 """
 import numpy as np
 
-from mia_course.grading import Exercise, as_numbers, register
+from mia_course.grading.engine import Exercise, register
+from mia_course.grading.kit import as_numbers
 from mia_course.playground import OUTPUT_KEYS, training_key, where_record_lands
 from mia_course.widgets import CONTROLS, OFF
 
@@ -108,10 +109,10 @@ def _judge_retrain(ctx, out):
     return f"{key} changes how (or on what) the models are trained: they must be trained again"
 
 
-for _name, _function, _case, _judge, _defaults in [
-    ("ex13_where_record_lands", "where_record_lands", _case_lands, _judge_lands,
-     [{}, dict(ties=True), dict(at_threshold=True)]),
-    ("ex13_needs_retraining", "needs_retraining", _case_retrain, _judge_retrain,
-     [dict(key="output"), dict(key="epochs"), dict(key="n_shadows")]),
-]:  # every graded cell of solutions/ runs hidden tests as well
-    register(Exercise(_name, _function, _case, _judge, _defaults, hidden_tests=True))
+# every graded cell of solutions/ runs hidden tests as well
+register(Exercise("ex13_where_record_lands", "where_record_lands", _case_lands, _judge_lands,
+                  [{}, dict(ties=True), dict(at_threshold=True)], hidden_tests=True,
+                  references=(where_record_lands,)))
+register(Exercise("ex13_needs_retraining", "needs_retraining", _case_retrain, _judge_retrain,
+                  [dict(key="output"), dict(key="epochs"), dict(key="n_shadows")], hidden_tests=True,
+                  references=(training_key,)))

@@ -1,15 +1,14 @@
 """The exercise checks of lesson 05: label-only robustness and its difficulty calibration.
 
 Introduced in solutions/ex05_label_only.ipynb. Registered like those of
-``mia_course.exercise_checks``; the cases query ``LabelModel`` stand-ins through
+``mia_course.grading.checks.ex01``; the cases query ``LabelModel`` stand-ins through
 ``LabelsOnlyAPI`` (``predict`` only), and the reference is ``LabelOnlyAttack`` itself, run
 with the seed that draws the same perturbed copies as those handed to the learner.
 """
 import numpy as np
 
-from mia_course.exercise_checks import _plural
-from mia_course.exercise_checks_strong import _first_match
-from mia_course.grading import Exercise, ToyModel, as_numbers, register
+from mia_course.grading.engine import Exercise, register
+from mia_course.grading.kit import ToyModel, as_numbers, first_match, plural
 from mia_course.label_only import LabelOnlyAttack, LabelsOnlyAPI, perturb
 from mia_course.training.registry import ShadowModels
 
@@ -53,8 +52,8 @@ def _label_case(rng, n_copies, n_rows, classes, n_flips=1, binary=True, n_refere
     flat = model.predict(copies.reshape(-1, d))
     ctx = dict(ref=ref, right=right(model), refs_right=[right(r) for r in refs], k=k, n=n,
                scrambled=(right(model)[0] + np.sum(flat.reshape(n, k) == y[:, None], axis=1)) / (k + 1))
-    perturbation = f"{_plural(n_flips, 'flipped bit')}" if binary else "Gaussian noise"
-    about = (f"{_plural(n, 'record')}, {k} {'copy' if k == 1 else 'copies'} ({perturbation}), "
+    perturbation = f"{plural(n_flips, 'flipped bit')}" if binary else "Gaussian noise"
+    about = (f"{plural(n, 'record')}, {k} {'copy' if k == 1 else 'copies'} ({perturbation}), "
              f"classes {', '.join(map(str, classes))}")
     return about, (api, X, y, copies), refs, ctx
 
@@ -75,7 +74,7 @@ def _judge_robust(ctx, out):
         return None
     if not np.all((arr >= 0) & (arr <= 1)) and not np.allclose(arr, right.sum(0)):
         return "a share of correct labels is between 0 and 1"
-    return _first_match(arr, [
+    return first_match(arr, [
         (right[1:].mean(0), "count the record itself too: the score is the share of correct labels among "
                             "the record and its perturbed copies"),
         (1 - ref, "count the queries labelled correctly (predicted label equal to y), not the wrong ones"),
@@ -100,7 +99,7 @@ def _case_calibrated(rng, n_references=None, n_copies=None, n_rows=None, classes
     n_references = n_references or int(rng.integers(2, 4))
     about, (api, X, y, copies), refs, ctx = _label_case(rng, n_copies, n_rows, classes,
                                                         n_references=n_references)
-    return f"{about}; {_plural(n_references, 'reference model')}", (api, refs, X, y, copies), ctx
+    return f"{about}; {plural(n_references, 'reference model')}", (api, refs, X, y, copies), ctx
 
 
 def _judge_calibrated(ctx, out):
@@ -112,7 +111,7 @@ def _judge_calibrated(ctx, out):
     each = [r.mean(0) for r in ctx["refs_right"]]
     references = np.mean(each, axis=0)
     with np.errstate(all="ignore"):
-        return _first_match(arr, [
+        return first_match(arr, [
             (references - target, "reversed: the score is the target's robustness minus the references' "
                                   "(high when the target is more robust than models that never saw the record)"),
             (target, "that is the target's robustness alone: subtract the reference models' robustness"),
@@ -125,10 +124,10 @@ def _judge_calibrated(ctx, out):
                "minus the references' mean robustness")
 
 
-for _name, _function, _case, _judge, _defaults, _hint in [
-    ("ex05_robustness", "robustness_scores", _case_robust, _judge_robust,
-     [{}, dict(classes=(0, 1, 2)), dict(n_flips=2)], _hint_label_only),
-    ("ex05_calibrated_robustness", "calibrated_robustness", _case_calibrated, _judge_calibrated,
-     [{}, dict(n_references=1), dict(classes=(0, 1, 2))], _hint_label_only),
-]:  # every graded cell of solutions/ runs hidden tests as well
-    register(Exercise(_name, _function, _case, _judge, _defaults, hidden_tests=True, hint=_hint))
+# every graded cell of solutions/ runs hidden tests as well
+register(Exercise("ex05_robustness", "robustness_scores", _case_robust, _judge_robust,
+                  [{}, dict(classes=(0, 1, 2)), dict(n_flips=2)], hidden_tests=True, hint=_hint_label_only,
+                  references=(LabelOnlyAttack.score_samples,)))
+register(Exercise("ex05_calibrated_robustness", "calibrated_robustness", _case_calibrated, _judge_calibrated,
+                  [{}, dict(n_references=1), dict(classes=(0, 1, 2))], hidden_tests=True, hint=_hint_label_only,
+                  references=(LabelOnlyAttack.score_samples,)))

@@ -1,0 +1,78 @@
+"""The check makers' kit: what several exercises' checks share.
+
+Introduced in docs/instructors.md ("Adding or changing an exercise"). A check module of
+``mia_course.grading.checks`` draws cases with these helpers and reads the learner's answer
+with :func:`as_numbers`; the engine (``mia_course.grading.engine``) never needs them.
+"""
+import numpy as np
+
+
+def as_numbers(out, what, shape=None):
+    """``(array, None)``, or ``(None, message)`` when the learner's ``out`` is not an array
+    of numbers of ``shape`` (``what`` says what was expected, in words).
+
+    Introduced in docs/instructors.md (every judge reads answers with it)."""
+    if out is None:
+        return None, "returned None: did you forget `return`?"
+    try:
+        arr = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None, f"returned a {type(out).__name__}, expected {what}"
+    if shape is not None and arr.shape != shape:
+        return None, f"returned shape {arr.shape}, expected {what}, i.e. shape {shape}"
+    if shape == () and np.isnan(arr):
+        return None, f"returned NaN, expected {what}"
+    return arr, None
+
+
+def plural(n, word):
+    """``"1 record"``, ``"3 records"``: a case's description in words."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def first_match(arr, candidates, **tol):
+    """The message of the first candidate ``(values, message)`` that ``arr`` equals (within
+    ``np.allclose(**tol)``), or None: how a judge names the learner's likely mistake."""
+    for values, message in candidates:
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape == arr.shape and np.allclose(arr, values, **tol):
+            return message
+    return None
+
+
+def membership(rng, n_in, n_out, as_int=False):
+    """``(is_member, as handed to the learner, words)``: ``n_in`` members and ``n_out``
+    non-members in random order, handed over as booleans or, with ``as_int``, as 0/1."""
+    m = rng.permutation(np.arange(n_in + n_out) < n_in)
+    return m, (m.astype(int) if as_int else m), (", is_member as 0/1 numbers" if as_int else "")
+
+
+def label_classes(n_classes, classes):
+    """``(classes, words)``: ``classes`` (default ``0 .. n_classes - 1``) and a description that
+    names the labels when they are not column numbers."""
+    classes = np.arange(n_classes) if classes is None else np.asarray(classes)
+    odd = not np.array_equal(classes, np.arange(len(classes)))
+    return classes, f"{len(classes)} classes" + (f" labelled {', '.join(map(str, classes))}" if odd else "")
+
+
+def hint_labels(err):
+    """The advice added to an IndexError: labels are not always column numbers."""
+    if isinstance(err, IndexError):
+        return "labels are not always column numbers: find each label's column in model.classes_"
+    return None
+
+
+class ToyModel:
+    """A stand-in for a trained classifier in the checks' cases: softmax of a fixed random
+    linear map of X. ``classes_`` may be any sorted labels; a large ``sharpness`` gives
+    probabilities of exactly 0. (A case model the learner's function queries, not a test
+    double: the checks of lessons 01-03 and 05 hand it to the learner.)"""
+
+    def __init__(self, rng, n_features, classes, sharpness=2.0):
+        self.classes_ = np.asarray(classes)
+        self.coef_ = rng.normal(0.0, sharpness, (n_features, len(self.classes_)))
+
+    def predict_proba(self, X):
+        z = np.asarray(X, dtype=np.float64) @ self.coef_
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
