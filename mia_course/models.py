@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from mia_course._validation import check_int, check_labels, check_matrix, check_real
-from mia_course.nets import build_mlp, seed_from, torch_threads
+from mia_course.nets import BestEpoch, build_mlp, seed_from, torch_threads
 from mia_course.training.mlp import BatchedMLP
 from mia_course.training.registry import register_trainer
 
@@ -85,7 +85,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
             Xt, yt, X_val, y_val = self._validation_split(Xt, yt, gen)
             opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
             loss_fn = torch.nn.CrossEntropyLoss()
-            best, best_state, waited = np.inf, None, 0
+            best_epoch = BestEpoch(net, X_val, y_val, loss_fn, self.patience)
             self.n_epochs_ = 0
             for _ in range(self.epochs):
                 net.train()
@@ -95,20 +95,9 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
                     loss_fn(net(Xt[idx]), yt[idx]).backward()
                     opt.step()
                 self.n_epochs_ += 1
-                if X_val is None:
-                    continue
-                net.eval()
-                with torch.no_grad():
-                    val = float(loss_fn(net(X_val), y_val))
-                if val < best:
-                    best, waited = val, 0
-                    best_state = {k: v.clone() for k, v in net.state_dict().items()}
-                else:
-                    waited += 1
-                    if waited >= self.patience:
-                        break
-            if best_state is not None:
-                net.load_state_dict(best_state)  # the epoch with the lowest validation loss
+                if best_epoch.stop():
+                    break
+            best_epoch.restore()
         net.eval()
         self.net_ = net
         return self

@@ -50,3 +50,33 @@ def torch_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+class BestEpoch:
+    """Early stopping for one torch model: after each epoch, ``stop()`` measures the loss on the
+    validation rows, keeps the weights of the best epoch so far and says whether ``patience``
+    epochs have passed without a better one; ``restore()`` puts the best weights back. Without
+    validation rows (``X_val`` None) it never stops and restores nothing.
+
+    Introduced in notebooks/08_regularization_and_data.ipynb."""
+
+    def __init__(self, net: torch.nn.Module, X_val, y_val, loss_fn, patience: int):
+        self.net, self.X_val, self.y_val, self.loss_fn, self.patience = net, X_val, y_val, loss_fn, patience
+        self.best, self.best_state, self.waited = float("inf"), None, 0
+
+    def stop(self) -> bool:
+        if self.X_val is None:
+            return False
+        self.net.eval()
+        with torch.no_grad():
+            val = float(self.loss_fn(self.net(self.X_val), self.y_val))
+        if val < self.best:
+            self.best, self.waited = val, 0
+            self.best_state = {k: v.clone() for k, v in self.net.state_dict().items()}
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
+
+    def restore(self) -> None:
+        if self.best_state is not None:
+            self.net.load_state_dict(self.best_state)  # the epoch with the lowest validation loss

@@ -66,3 +66,33 @@ def generic_grading_tests(references, hidden_options, n_seeds):
         assert_exception_is_reported(name)
 
     return reference_passes, hard_coded_answer_fails, exception_is_reported
+
+
+# ---- the browser tests (tests/test_browser.py, tests/test_site.py) ------------------------
+HOW_TO_ENABLE = ("enable it with `apt-get install chromium` (as root) and "
+                 "`pip install playwright` (or `pip install -e '.[dev]'`)")
+
+
+def skip_or_fail(reason):
+    """Skip with ``reason``; but where ``make test`` could install chromium (root with apt-get,
+    as in CI) it sets MIA_REQUIRE_BROWSER=1, and a browser test that cannot run fails instead."""
+    import os
+
+    import pytest
+    if os.environ.get("MIA_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} (MIA_REQUIRE_BROWSER=1: here the browser tests must run)")
+    pytest.skip(reason)
+
+
+def require_browser():
+    """Debian's chromium (its path) and Playwright, or skip (fail in CI) saying how to enable them."""
+    import os
+    import shutil
+    chromium = shutil.which("chromium") or ("/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None)
+    if chromium is None:
+        skip_or_fail(f"chromium is not installed; {HOW_TO_ENABLE}")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        skip_or_fail(f"playwright is not installed; {HOW_TO_ENABLE}")
+    return chromium

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +29,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from helpers import require_browser
 
 ROOT = Path(os.environ.get("MIA_BROWSER_ROOT", Path(__file__).resolve().parents[1]))
 NOTEBOOK = "notebooks/13_playground.ipynb"  # relative to ROOT, as JupyterLab's URL wants it
@@ -47,23 +48,6 @@ LAB_SETTINGS = {
 # what ipywidgets 8 shows in place of a widget that cannot be displayed: this text, or (when
 # the widget's JavaScript fails, e.g. a kernel/front-end version mismatch) this error box
 WIDGET_ERROR_TEXT, WIDGET_ERROR_BOX = "Error displaying widget", ".jupyter-widgets-error-widget"
-HOW_TO_ENABLE = ("enable it with `apt-get install chromium` (as root) and "
-                 "`pip install playwright` (or `pip install -e '.[dev]'`)")
-
-
-def skip_or_fail(reason):
-    """Skip with ``reason``; but where ``make test`` could install chromium (root with apt-get,
-    as in CI) it sets MIA_REQUIRE_BROWSER=1, and a browser test that cannot run fails instead."""
-    if os.environ.get("MIA_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason} (MIA_REQUIRE_BROWSER=1: here the browser tests must run)")
-    pytest.skip(reason)
-
-
-def chromium_path():
-    found = shutil.which("chromium")
-    return found or ("/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None)
-
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -107,13 +91,7 @@ def stop(proc):
 @pytest.fixture
 def lab(tmp_path):
     """A JupyterLab server on a free port with a random token; yields its base URL and token."""
-    chromium = chromium_path()
-    if chromium is None:
-        skip_or_fail(f"chromium is not installed; {HOW_TO_ENABLE}")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        skip_or_fail(f"playwright is not installed; {HOW_TO_ENABLE}")
+    chromium = require_browser()
     if not (ROOT / NOTEBOOK).exists():
         pytest.skip(f"{ROOT / NOTEBOOK} does not exist yet")
     port, token, home = free_port(), secrets.token_hex(16), tmp_path / "lab"

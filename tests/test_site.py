@@ -26,11 +26,12 @@ from urllib.parse import urljoin, urlparse
 import nbformat
 import pytest
 
+from helpers import require_browser, skip_or_fail
+
 ROOT = Path(__file__).resolve().parents[1]
 SITE = Path(os.environ.get("MIA_SITE_DIR", ROOT / "build" / "site"))
 WIDGET_LESSONS = ("01_alice_and_the_ad_model", "04_lira_and_rmia", "09_differential_privacy", "13_playground")
 HOW_TO_BUILD = "build it with `make site` (`make test` builds it before this test)"
-HOW_TO_ENABLE = "enable it with `apt-get install chromium` (as root) and `pip install -e '.[dev]'`"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-dev-shm-usage", "--no-first-run", "--disable-extensions"]
 
@@ -143,27 +144,9 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def skip_or_fail(reason):
-    """Skip with ``reason``; but where ``make test`` could install chromium (root with apt-get,
-    as in CI) it sets MIA_REQUIRE_BROWSER=1, and a browser test that cannot run fails instead."""
-    if os.environ.get("MIA_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason} (MIA_REQUIRE_BROWSER=1: here the browser tests must run)")
-    pytest.skip(reason)
-
-
-def chromium_path():
-    found = shutil.which("chromium")
-    return found or ("/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None)
-
-
 def test_the_site_in_a_browser(site, server):
-    chromium = chromium_path()
-    if chromium is None:
-        skip_or_fail(f"chromium is not installed; {HOW_TO_ENABLE}")
-    try:
-        from playwright import sync_api
-    except ImportError:
-        skip_or_fail(f"playwright is not installed; {HOW_TO_ENABLE}")
+    chromium = require_browser()
+    from playwright import sync_api
     problems, seen_links = [], set()
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)

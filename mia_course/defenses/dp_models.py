@@ -15,7 +15,7 @@ import torch
 
 from mia_course.accounting import check_privacy
 from mia_course.models import TorchMLPClassifier
-from mia_course.nets import build_mlp, seed_from, torch_threads
+from mia_course.nets import BestEpoch, build_mlp, seed_from, torch_threads
 from mia_course.training.dp_stacked import BatchedDPMLP
 from mia_course.training.registry import register_trainer
 
@@ -66,7 +66,7 @@ class DPMLPClassifier(TorchMLPClassifier):
                 module=net, optimizer=opt, data_loader=loader, target_epsilon=self.target_epsilon,
                 target_delta=self.delta, epochs=self.epochs, max_grad_norm=self.max_grad_norm)
             loss_fn = torch.nn.CrossEntropyLoss()
-            best, best_state, waited, self.n_epochs_ = float("inf"), None, 0, 0
+            best_epoch, self.n_epochs_ = BestEpoch(net, X_val, y_val, loss_fn, self.patience), 0
             for _ in range(self.epochs):
                 net.train()
                 for xb, yb in loader:
@@ -76,19 +76,9 @@ class DPMLPClassifier(TorchMLPClassifier):
                     loss_fn(net(xb), yb).backward()
                     opt.step()
                 self.n_epochs_ += 1
-                if X_val is None:
-                    continue
-                net.eval()
-                with torch.no_grad():
-                    val = float(loss_fn(net(X_val), y_val))
-                if val < best:
-                    best, waited, best_state = val, 0, {k: v.clone() for k, v in net.state_dict().items()}
-                else:
-                    waited += 1
-                    if waited >= self.patience:
-                        break
-            if best_state is not None:
-                net.load_state_dict(best_state)  # the epoch with the lowest validation loss
+                if best_epoch.stop():
+                    break
+            best_epoch.restore()
             self.epsilon_ = float(engine.get_epsilon(self.delta))
             self.noise_multiplier_ = float(opt.noise_multiplier)
         if hasattr(net, "remove_hooks"):
