@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils import check_random_state
 
-from mia_course._validation import (check_int, check_labels, check_matrix, check_model,
+from mia_course._validation import (check_class_labels, check_int, check_matrix, check_model,
                                     check_real, check_vector)
 from mia_course.metrics import roc
 from mia_course.models import TorchMLPClassifier
@@ -18,13 +18,15 @@ from mia_course.queries import check_output_defense, query_proba, shadow_answers
 from mia_course.training.registry import train_shadow_models
 
 
-def check_query(model, X, y):
-    """Validate an attack's query: a model with predict_proba, rows X, labels y.
+def check_query(model, X, y, method="predict_proba"):
+    """Validate an attack's query: a model with ``method``, rows X, labels y (integers or
+    strings). Returns ``(X, y)`` with ``X`` unchanged (the attacked model gets exactly what
+    the caller passed, e.g. float64 or a DataFrame).
 
     Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
-    check_model(model)
-    X = check_matrix(X, "X")
-    return X, check_labels(y, "y", n=X.shape[0])
+    check_model(model, method=method)
+    n = check_matrix(X, "X").shape[0]
+    return X, check_class_labels(y, "y", n=n)
 
 
 def _probabilities(model, X, y):
@@ -119,7 +121,7 @@ class _ThresholdAttack(BaseEstimator):
             self.threshold_ = check_real(self.threshold, "threshold")
             return self
         X_aux = check_matrix(X_aux, "X_aux")
-        y_aux = check_labels(y_aux, "y_aux", n=X_aux.shape[0])
+        y_aux = check_class_labels(y_aux, "y_aux", n=X_aux.shape[0])
         if len(y_aux) < 4:
             raise ValueError("X_aux: need at least 4 rows to train and test a shadow model")
         rng = check_random_state(self.random_state)
@@ -193,7 +195,7 @@ class ShadowModelAttack(BaseEstimator):
         check_int(self.n_shadows, "n_shadows", minimum=1)
         defense, n_queries = check_output_defense(self.output_defense, self.n_queries)
         X_aux = check_matrix(X_aux, "X_aux")
-        y_aux = check_labels(y_aux, "y_aux", n=X_aux.shape[0])
+        y_aux = check_class_labels(y_aux, "y_aux", n=X_aux.shape[0])
         if len(y_aux) < 4:
             raise ValueError("X_aux: need at least 4 rows to train shadow models")
         rng = check_random_state(self.random_state)

@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from mia_course._validation import check_int, check_labels, check_matrix, check_model, check_real
+from mia_course._validation import check_class_labels, check_int, check_matrix, check_model, check_real
 from mia_course.queries import check_output_defense
 from mia_course.shadows import train_on_random_halves
 
@@ -64,7 +64,7 @@ class LabelOnlyAttack(BaseEstimator):
         n = check_int(self.n_references, "n_references", minimum=1)
         check_output_defense(self.output_defense, self.n_queries)
         X = check_matrix(X_population, "X_population")
-        y = check_labels(y_population, "y_population", n=X.shape[0])
+        y = check_class_labels(y_population, "y_population", n=X.shape[0])
         _, self.references_ = train_on_random_halves(
             self.reference_model, X, y, n, check_random_state(self.random_state))
         return self
@@ -80,7 +80,7 @@ class LabelOnlyAttack(BaseEstimator):
         if check_int(self.n_references, "n_references", minimum=0) and not hasattr(self, "references_"):
             raise ValueError("LabelOnlyAttack: n_references > 0 needs fit(X_population, y_population) first")
         X = check_matrix(X, "X")
-        y = check_labels(y, "y", n=X.shape[0])
+        y = check_class_labels(y, "y", n=X.shape[0])
         rng = check_random_state(self.random_state)
         copies = perturb(X, n, rng, n_flips=n_flips, noise_scale=scale)
         rows = np.vstack([X, copies.reshape(-1, X.shape[1])])

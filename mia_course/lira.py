@@ -17,7 +17,7 @@ from scipy.stats import norm
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from mia_course._validation import check_int, check_labels, check_matrix
+from mia_course._validation import check_class_labels, check_int, check_matrix
 from mia_course.attacks import check_query, sum_of_other_classes, true_columns
 from mia_course.queries import PROBABILITY_FLOOR, check_output_defense, query_proba, shadow_answers
 from mia_course.shadows import train_on_random_halves
@@ -39,7 +39,9 @@ def logit_confidence(P, col, floor=PROBABILITY_FLOOR):
 
 def row_keys(X, y):
     """Hashable identity of each record (features and label)."""
-    return [x.tobytes() + int(t).to_bytes(8, "little", signed=True) for x, t in zip(X, y)]
+    if np.asarray(y).dtype.kind in "iu":
+        return [x.tobytes() + int(t).to_bytes(8, "little", signed=True) for x, t in zip(X, y)]
+    return [x.tobytes() + str(t).encode() for x, t in zip(X, y)]
 
 
 class LiRA(BaseEstimator):
@@ -70,7 +72,7 @@ class LiRA(BaseEstimator):
         if self.online and n < 2:
             raise ValueError("n_shadows: online LiRA needs at least 2 shadows (some IN, some OUT)")
         X_pool = check_matrix(X_pool, "X_pool")
-        y_pool = check_labels(y_pool, "y_pool", n=X_pool.shape[0])
+        y_pool = check_class_labels(y_pool, "y_pool", n=X_pool.shape[0])
         self.masks_, self.shadows_ = train_on_random_halves(
             self.shadow_model, X_pool, y_pool, n, check_random_state(self.random_state))
         self.classes_ = self.shadows_.classes_
@@ -85,7 +87,7 @@ class LiRA(BaseEstimator):
         if not hasattr(self, "shadows_"):
             raise ValueError("LiRA: call fit(X_pool, y_pool) before scoring")
         X = check_matrix(X, "X")
-        y = check_labels(y, "y", n=X.shape[0])
+        y = check_class_labels(y, "y", n=X.shape[0])
         col = true_columns(self.classes_, y, known_to="the shadow models")
         defense, n_queries = check_output_defense(self.output_defense, self.n_queries)
         phi = logit_confidence(shadow_answers(self.shadows_, X, defense, n_queries), col)

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from mia_course._validation import check_int, check_labels, check_matrix, check_real
+from mia_course._validation import check_class_labels, check_int, check_matrix, check_real
 from sklearn.metrics import roc_auc_score
 
 from mia_course.attacks import check_query, true_columns
@@ -120,7 +120,7 @@ class RMIA(BaseEstimator):
                                 strict_min=True, strict_max=True)
         defense, n_queries = check_output_defense(self.output_defense, self.n_queries)
         X = check_matrix(X_population, "X_population")
-        y = check_labels(y_population, "y_population", n=X.shape[0])
+        y = check_class_labels(y_population, "y_population", n=X.shape[0])
         rng = check_random_state(self.random_state)
         in_z = np.zeros(len(y), dtype=bool)
         if not self.online:
@@ -146,6 +146,7 @@ class RMIA(BaseEstimator):
         if not hasattr(self, "references_"):
             raise ValueError("RMIA: call fit(X_population, y_population) first")
         defense, n_queries = check_output_defense(self.output_defense, self.n_queries)
+        X = check_matrix(X, "X")  # the attacker's own references take float32 rows
         col = true_columns(self.classes_, y)
         p = true_class_probs(shadow_answers(self.references_, X, defense, n_queries), col).mean(axis=0)
         if not self.online:

@@ -19,7 +19,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
-from mia_course._validation import check_int, check_labels, check_matrix
+from mia_course._validation import check_class_labels, check_int, check_matrix
 
 TRAINERS: dict[type, type] = {}
 
@@ -84,7 +84,7 @@ def train_shadow_models(estimator: Any, X: np.ndarray, y: np.ndarray, masks: np.
     if isinstance(estimator, type) or not callable(getattr(estimator, "fit", None)):
         raise TypeError(f"estimator: expected an unfitted scikit-learn estimator, got {type(estimator).__name__}")
     X = check_matrix(X, "X")
-    y = check_labels(y, "y", n=X.shape[0])
+    y = check_class_labels(y, "y", n=X.shape[0])
     masks = check_masks(masks, X.shape[0])
     rng = check_random_state(random_state)
     seeds = [int(s) for s in rng.randint(2**31 - 1, size=len(masks))]
