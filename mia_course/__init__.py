@@ -38,7 +38,7 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 _HOMES = {
     "LiRA": "lira", "RMIA": "rmia", "LabelOnlyAttack": "label_only",
     "LossThresholdAttack": "attacks", "ConfidenceThresholdAttack": "attacks",
-    "ShadowModelAttack": "attacks",
+    "ShadowModelAttack": "attacks", "MembershipAttack": "attack_base",
     "TorchMLPClassifier": "models", "DPMLPClassifier": "defenses.dp_models",
     "NoisyOutputs": "defenses.outputs", "RoundedOutputs": "defenses.outputs",
     "LabelOnlyOutputs": "defenses.outputs",

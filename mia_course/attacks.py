@@ -6,14 +6,14 @@ attacker's query access). Thresholds are chosen on the attacker's own data (``fi
 never from the true membership labels.
 """
 import numpy as np
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils import check_random_state
 
 from mia_course._validation import (check_class_labels, check_int, check_matrix, check_model,
                                     check_real, check_vector)
+from mia_course.attack_base import MembershipAttack
 from mia_course.metrics import roc
-from mia_course.models import TorchMLPClassifier
 from mia_course.queries import check_output_defense, query_proba, shadow_answers
 from mia_course.training.registry import train_shadow_models
 
@@ -106,8 +106,12 @@ def half_split(n, rng):
     return mask
 
 
-class _ThresholdAttack(BaseEstimator):
-    """Shared by the threshold attacks: a threshold learned on one shadow model."""
+class _ThresholdAttack(MembershipAttack):
+    """Shared by the threshold attacks: a threshold learned on one shadow model (scoring
+    needs no ``fit``; ``predict`` uses the fitted ``threshold_``)."""
+
+    fitted_attribute = "threshold_"
+    fit_signature = "fit(X_aux, y_aux) (or pass threshold=...) to choose the threshold"
 
     def __init__(self, shadow_model=None, threshold=None, random_state=None):
         self.shadow_model = shadow_model
@@ -126,18 +130,19 @@ class _ThresholdAttack(BaseEstimator):
             raise ValueError("X_aux: need at least 4 rows to train and test a shadow model")
         rng = check_random_state(self.random_state)
         inside = half_split(len(y_aux), rng)
-        estimator = TorchMLPClassifier() if self.shadow_model is None else self.shadow_model
+        estimator = self.shadow_estimator(self.shadow_model)
         shadow = train_shadow_models(estimator, X_aux, y_aux, inside[None], random_state=rng).model(0)
         s = self.score_samples(shadow, X_aux, y_aux)
         self.threshold_ = best_threshold(s[inside], s[~inside])
         return self
 
-    def predict(self, model, X, y):
-        """True where the score reaches the fitted threshold (predicted member)."""
-        if not hasattr(self, "threshold_"):
-            raise ValueError(f"{type(self).__name__}.predict: call fit(X_aux, y_aux) first "
-                             "(or pass threshold=...) to choose the threshold")
-        return self.score_samples(model, X, y) >= self.threshold_
+    def needs_fit_to_score(self):
+        return False
+
+    def decision_threshold(self):
+        """The fitted ``threshold_`` (NotFittedError before ``fit``)."""
+        self.check_fitted()
+        return self.threshold_
 
 
 class LossThresholdAttack(_ThresholdAttack):
@@ -146,7 +151,7 @@ class LossThresholdAttack(_ThresholdAttack):
     Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
     """
 
-    def score_samples(self, model, X, y):
+    def _score_samples(self, model, X, y):
         return -cross_entropy_loss(model, X, y)
 
 
@@ -159,7 +164,7 @@ class ConfidenceThresholdAttack(_ThresholdAttack):
     Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
     """
 
-    def score_samples(self, model, X, y):
+    def _score_samples(self, model, X, y):
         X, y = check_query(model, X, y)
         P = np.asarray(model.predict_proba(X), dtype=np.float64)
         top = P.max(axis=1)
@@ -167,7 +172,7 @@ class ConfidenceThresholdAttack(_ThresholdAttack):
         return np.log(np.clip(top, 1e-300, 1.0)) - np.log(rest)
 
 
-class ShadowModelAttack(BaseEstimator):
+class ShadowModelAttack(MembershipAttack):
     """Shokri et al. (2017): imitate the target with shadow models, learn in vs out.
 
     ``fit(X_aux, y_aux)`` trains ``n_shadows`` clones of ``shadow_model`` (default: the
@@ -181,6 +186,9 @@ class ShadowModelAttack(BaseEstimator):
 
     Introduced in notebooks/03_shadow_models.ipynb.
     """
+
+    fitted_attribute = "attack_models_"
+    fit_signature = "fit(X_aux, y_aux)"
 
     def __init__(self, shadow_model=None, n_shadows=8, attack_model=None, output_defense=None,
                  n_queries=1, random_state=None):
@@ -200,7 +208,7 @@ class ShadowModelAttack(BaseEstimator):
             raise ValueError("X_aux: need at least 4 rows to train shadow models")
         rng = check_random_state(self.random_state)
         masks = np.array([half_split(len(y_aux), rng) for _ in range(self.n_shadows)])
-        estimator = TorchMLPClassifier() if self.shadow_model is None else self.shadow_model
+        estimator = self.shadow_estimator(self.shadow_model)
         shadows = train_shadow_models(estimator, X_aux, y_aux, masks, random_state=rng)
         answers = shadow_answers(shadows, X_aux, defense, n_queries)  # prediction vectors, as the API gives them
         self.attack_X_ = answers.reshape(-1, len(shadows.classes_))
@@ -218,10 +226,8 @@ class ShadowModelAttack(BaseEstimator):
             self.attack_models_[c] = model.fit(self.attack_X_[rows], self.attack_y_[rows])
         return self
 
-    def score_samples(self, model, X, y):
+    def _score_samples(self, model, X, y):
         """P(member) from the attack model of each row's class (0.5 for unseen classes)."""
-        if not hasattr(self, "attack_models_"):
-            raise ValueError("ShadowModelAttack.score_samples: call fit(X_aux, y_aux) first")
         X, y = check_query(model, X, y)
         _, n_queries = check_output_defense(self.output_defense, self.n_queries)
         P = query_proba(model, X, n_queries)
@@ -235,6 +241,6 @@ class ShadowModelAttack(BaseEstimator):
                 scores[rows] = attack.predict_proba(P[rows])[:, 1]
         return scores
 
-    def predict(self, model, X, y):
-        """True where the attack model says member (P(member) >= 0.5)."""
-        return self.score_samples(model, X, y) >= 0.5
+    def decision_threshold(self):
+        """0.5: member where the attack model says P(member) >= 0.5."""
+        return 0.5

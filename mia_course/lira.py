@@ -14,10 +14,10 @@ the shadows answer through the same defense as the target, and repeated queries 
 """
 import numpy as np
 from scipy.stats import norm
-from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from mia_course._validation import check_class_labels, check_int, check_matrix
+from mia_course.attack_base import MembershipAttack
 from mia_course.attacks import check_query, sum_of_other_classes, true_columns
 from mia_course.queries import PROBABILITY_FLOOR, check_output_defense, query_proba, shadow_answers
 from mia_course.shadows import train_on_random_halves
@@ -44,7 +44,7 @@ def row_keys(X, y):
     return [x.tobytes() + str(t).encode() for x, t in zip(X, y)]
 
 
-class LiRA(BaseEstimator):
+class LiRA(MembershipAttack):
     """Likelihood-ratio attack (Carlini et al. 2022).
 
     ``fit(X_pool, y_pool)``: online, the pool contains the candidates and each shadow trains
@@ -55,6 +55,9 @@ class LiRA(BaseEstimator):
     average the answers.
     Introduced in notebooks/04_lira_and_rmia.ipynb.
     """
+
+    fitted_attribute = "shadows_"
+    fit_signature = "fit(X_pool, y_pool)"
 
     def __init__(self, shadow_model=None, n_shadows=64, online=True, fixed_variance=False,
                  output_defense=None, n_queries=1, random_state=None):
@@ -84,8 +87,7 @@ class LiRA(BaseEstimator):
     def shadow_confidences(self, X, y):
         """``(phi [n_shadows, n_rows], is_in [n_shadows, n_rows])``: the shadows' logit
         confidences on each record and whether that shadow trained on it."""
-        if not hasattr(self, "shadows_"):
-            raise ValueError("LiRA: call fit(X_pool, y_pool) before scoring")
+        self.check_fitted()
         X = check_matrix(X, "X")
         y = check_class_labels(y, "y", n=X.shape[0])
         col = true_columns(self.classes_, y, known_to="the shadow models")
@@ -97,8 +99,7 @@ class LiRA(BaseEstimator):
                 is_in[:, j] |= self.masks_[:, i]
         return phi, is_in
 
-    def score_samples(self, model, X, y):
-        """Higher = more likely a member of ``model``'s training set."""
+    def _score_samples(self, model, X, y):
         X, y = check_query(model, X, y)
         phi, is_in = self.shadow_confidences(X, y)
         col = true_columns(self.classes_, y, known_to="the shadow models")
