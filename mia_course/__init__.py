@@ -47,7 +47,7 @@ _HOMES = {
     "roc": "metrics", "roc_auc": "metrics", "tpr_at_fpr": "metrics", "attack_summary": "metrics",
     "membership_advantage": "metrics", "most_exposed": "metrics",
     "empirical_epsilon": "audit", "dp_bound_tpr": "audit", "noise_multiplier_for": "accounting",
-    "make_ad_clicks": "data", "alice": "data", "make_target_setting": "experiments",
+    "make_ad_clicks": "data", "alice": "data", "make_target_setting": "experiments", "privacy_utility": "experiments",
     "plot_roc_curves": "plots", "plot_score_histograms": "plots",
 }
 __all__ = ["__version__", "setup_notebook", *_HOMES]
