@@ -6,7 +6,6 @@ attacker's query access). Thresholds are chosen on the attacker's own data (``fi
 never from the true membership labels.
 """
 import numpy as np
-from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils import check_random_state
 
@@ -15,7 +14,7 @@ from mia_course._validation import (check_class_labels, check_int, check_matrix,
 from mia_course.attack_base import MembershipAttack
 from mia_course.metrics import roc
 from mia_course.queries import check_output_defense, query_proba, shadow_answers
-from mia_course.training.registry import train_shadow_models
+from mia_course.training.registry import seeded_clone, train_shadow_models
 
 
 def check_query(model, X, y, method="predict_proba"):
@@ -48,6 +47,15 @@ def true_columns(classes, y, known_to="the model"):
     return col
 
 
+def true_class_probs(P, col):
+    """``P[..., i, col[i]]``: each row's probability for its true label (``P``: ``[n, classes]``
+    or a stack ``[models, n, classes]``); the one place that reads it.
+
+    Introduced in notebooks/04_lira_and_rmia.ipynb."""
+    P = np.asarray(P, dtype=np.float64)
+    return np.take_along_axis(P, np.broadcast_to(np.asarray(col)[:, None], P.shape[:-1] + (1,)), axis=-1)[..., 0]
+
+
 def sum_of_other_classes(P, col):
     """``1 - P[i, col[i]]`` summed from the other columns: exact even where the
     probability in ``col`` rounds to 1 (``1 - p`` would then be 0).
@@ -62,8 +70,7 @@ def true_class_probability(model, X, y):
 
     Introduced in notebooks/01_alice_and_the_ad_model.ipynb.
     """
-    P, col = _probabilities(model, X, y)
-    return P[np.arange(len(col)), col]
+    return true_class_probs(*_probabilities(model, X, y))
 
 
 def cross_entropy_loss(model, X, y):
@@ -74,8 +81,7 @@ def cross_entropy_loss(model, X, y):
     Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
     """
     P, col = _probabilities(model, X, y)
-    rows = np.arange(len(col))
-    p_true = P[rows, col]
+    p_true = true_class_probs(P, col)
     others = np.clip(sum_of_other_classes(P, col), 0.0, 1.0)  # precise when p_true ~ 1
     with np.errstate(divide="ignore"):
         loss = np.where(p_true > 0.5, -np.log1p(-np.minimum(others, 0.5)),
@@ -219,10 +225,8 @@ class ShadowModelAttack(MembershipAttack):
             rows = self.attack_class_ == c
             if len(np.unique(self.attack_y_[rows])) < 2:
                 continue
-            model = clone(HistGradientBoostingClassifier(max_iter=100)
-                          if self.attack_model is None else self.attack_model)
-            if "random_state" in model.get_params():
-                model.set_params(random_state=rng.randint(2**31 - 1))
+            model = seeded_clone(HistGradientBoostingClassifier(max_iter=100)
+                                 if self.attack_model is None else self.attack_model, rng)
             self.attack_models_[c] = model.fit(self.attack_X_[rows], self.attack_y_[rows])
         return self
 

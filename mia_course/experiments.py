@@ -17,6 +17,7 @@ from mia_course.metrics import attack_summary
 from mia_course.models import TorchMLPClassifier
 from mia_course.nets import seed_from
 from mia_course.rmia import RMIA
+from mia_course.training.registry import seeded_clone
 
 
 def draw_users(n, segments, rng):
@@ -89,9 +90,7 @@ def make_target_setting(n_members=1000, n_non_members=10_000, *, include_alice=T
         X_train = np.vstack([X_train[:-1], x_alice[None]])  # Alice takes one member's place
         y_train = np.append(y_train[:-1], y_alice)
     X_test, y_test = data.X[split.non_members], data.y[split.non_members]
-    model = clone(model if model is not None else TorchMLPClassifier())
-    if "random_state" in model.get_params():
-        model.set_params(random_state=rng.randint(2**31 - 1))
+    model = seeded_clone(model if model is not None else TorchMLPClassifier(), rng)
     model.fit(X_train, y_train)
     return TargetSetting(
         data=data, model=model, X_train=X_train, y_train=y_train, X_test=X_test,

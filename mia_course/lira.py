@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 
 from mia_course._validation import check_class_labels, check_int, check_matrix
 from mia_course.attack_base import MembershipAttack
-from mia_course.attacks import check_query, sum_of_other_classes, true_columns
+from mia_course.attacks import check_query, sum_of_other_classes, true_class_probs, true_columns
 from mia_course.queries import PROBABILITY_FLOOR, check_output_defense, query_proba, shadow_answers
 from mia_course.shadows import train_on_random_halves
 
@@ -31,9 +31,7 @@ def logit_confidence(P, col, floor=PROBABILITY_FLOOR):
     ``phi`` lies within about +-13.8; pass a tiny floor such as 1e-300 for the exact value).
 
     Introduced in notebooks/04_lira_and_rmia.ipynb."""
-    P = np.asarray(P, dtype=np.float64)
-    p_true = np.take_along_axis(P, np.broadcast_to(col[:, None], P.shape[:-1] + (1,)), axis=-1)[..., 0]
-    rest = sum_of_other_classes(P, col)
+    p_true, rest = true_class_probs(P, col), sum_of_other_classes(P, col)
     return np.log(np.clip(p_true, floor, None)) - np.log(np.clip(rest, floor, None))
 
 

@@ -22,17 +22,9 @@ from mia_course._validation import check_class_labels, check_int, check_matrix, 
 from sklearn.metrics import roc_auc_score
 
 from mia_course.attack_base import MembershipAttack
-from mia_course.attacks import check_query, true_columns
+from mia_course.attacks import check_query, true_class_probs, true_columns
 from mia_course.queries import PROBABILITY_FLOOR, check_output_defense, query_proba, shadow_answers
 from mia_course.shadows import train_on_random_halves
-
-
-def true_class_probs(P, col):
-    """``P[..., i, col[i]]``: each row's probability for its true label.
-
-    Introduced in notebooks/04_lira_and_rmia.ipynb."""
-    return np.take_along_axis(np.asarray(P, float), np.broadcast_to(col[:, None], P.shape[:-1] + (1,)),
-                              axis=-1)[..., 0]
 
 
 def rmia_scores(ratio_x, ratio_z, gamma=1.0):

@@ -99,14 +99,24 @@ def train_shadow_models(estimator: Any, X: np.ndarray, y: np.ndarray, masks: np.
     return ShadowModels(models, masks)
 
 
-def fit_clone(estimator: Any, seed: int, X: np.ndarray, y: np.ndarray) -> Any:
-    """``clone(estimator)`` with ``random_state=seed`` (if it has one), fitted on ``X, y``.
+def seeded_clone(estimator: Any, seed: int | np.random.RandomState) -> Any:
+    """``clone(estimator)`` with ``random_state=seed`` if it takes one (the one rule for seeding
+    a copy). ``seed``: an int, or a RandomState that a seed is drawn from only when needed.
 
     Introduced in notebooks/04_lira_and_rmia.ipynb."""
     model = clone(estimator)
     if "random_state" in model.get_params():
+        if isinstance(seed, np.random.RandomState):
+            seed = seed.randint(2**31 - 1)
         model.set_params(random_state=seed)
-    return model.fit(X, y)
+    return model
+
+
+def fit_clone(estimator: Any, seed: int, X: np.ndarray, y: np.ndarray) -> Any:
+    """``seeded_clone(estimator, seed)`` fitted on ``X, y``.
+
+    Introduced in notebooks/04_lira_and_rmia.ipynb."""
+    return seeded_clone(estimator, seed).fit(X, y)
 
 
 class ShadowModels:
