@@ -38,7 +38,7 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 _HOMES = {
     "LiRA": "lira", "RMIA": "rmia", "LabelOnlyAttack": "label_only",
     "LossThresholdAttack": "attacks", "ConfidenceThresholdAttack": "attacks",
-    "ShadowModelAttack": "attacks",
+    "ShadowModelAttack": "attacks", "MembershipAttack": "attack_base",
     "TorchMLPClassifier": "models", "DPMLPClassifier": "defenses.dp_models",
     "NoisyOutputs": "defenses.outputs", "RoundedOutputs": "defenses.outputs",
     "LabelOnlyOutputs": "defenses.outputs",
@@ -47,7 +47,7 @@ _HOMES = {
     "roc": "metrics", "roc_auc": "metrics", "tpr_at_fpr": "metrics", "attack_summary": "metrics",
     "membership_advantage": "metrics", "most_exposed": "metrics",
     "empirical_epsilon": "audit", "dp_bound_tpr": "audit", "noise_multiplier_for": "accounting",
-    "make_ad_clicks": "data", "alice": "data", "make_target_setting": "experiments",
+    "make_ad_clicks": "data", "alice": "data", "make_target_setting": "experiments", "privacy_utility": "experiments",
     "plot_roc_curves": "plots", "plot_score_histograms": "plots",
 }
 __all__ = ["__version__", "setup_notebook", *_HOMES]

@@ -72,6 +72,22 @@ def check_labels(y, name="y", *, n=None):
     return y.astype(np.int64)
 
 
+def check_class_labels(y, name="y", *, n=None):
+    """Class labels of any kind: whole numbers (as int64, like ``check_labels``) or strings
+    such as ``"click"``/``"no-click"`` (kept as they are; attacks map them through
+    ``model.classes_``)."""
+    arr = np.asarray(y) if y is not None and not isinstance(y, (str, bytes)) else None
+    if arr is None or arr.dtype.kind not in "UO":
+        return check_labels(y, name, n=n)
+    if arr.ndim != 1 or arr.shape[0] == 0:
+        raise ValueError(f"{name}: expected a non-empty 1-D array of labels, got shape {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{name}: expected length {n} (one per row), got {arr.shape[0]}")
+    if arr.dtype.kind == "O" and not all(isinstance(v, str) for v in arr):
+        raise TypeError(f"{name}: expected integer or string class labels, got mixed objects")
+    return arr
+
+
 def check_membership(is_member, name="is_member", *, n=None):
     """A boolean/0-1 vector with at least one member and one non-member."""
     v = check_vector(is_member, name, n=n, dtype=np.float64)

@@ -6,25 +6,26 @@ attacker's query access). Thresholds are chosen on the attacker's own data (``fi
 never from the true membership labels.
 """
 import numpy as np
-from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils import check_random_state
 
-from mia_course._validation import (check_int, check_labels, check_matrix, check_model,
+from mia_course._validation import (check_class_labels, check_int, check_matrix, check_model,
                                     check_real, check_vector)
+from mia_course.attack_base import MembershipAttack
 from mia_course.metrics import roc
-from mia_course.models import TorchMLPClassifier
 from mia_course.queries import check_output_defense, query_proba, shadow_answers
-from mia_course.training.registry import train_shadow_models
+from mia_course.training.registry import seeded_clone, train_shadow_models
 
 
-def check_query(model, X, y):
-    """Validate an attack's query: a model with predict_proba, rows X, labels y.
+def check_query(model, X, y, method="predict_proba"):
+    """Validate an attack's query: a model with ``method``, rows X, labels y (integers or
+    strings). Returns ``(X, y)`` with ``X`` unchanged (the attacked model gets exactly what
+    the caller passed, e.g. float64 or a DataFrame).
 
     Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
-    check_model(model)
-    X = check_matrix(X, "X")
-    return X, check_labels(y, "y", n=X.shape[0])
+    check_model(model, method=method)
+    n = check_matrix(X, "X").shape[0]
+    return X, check_class_labels(y, "y", n=n)
 
 
 def _probabilities(model, X, y):
@@ -46,6 +47,15 @@ def true_columns(classes, y, known_to="the model"):
     return col
 
 
+def true_class_probs(P, col):
+    """``P[..., i, col[i]]``: each row's probability for its true label (``P``: ``[n, classes]``
+    or a stack ``[models, n, classes]``); the one place that reads it.
+
+    Introduced in notebooks/04_lira_and_rmia.ipynb."""
+    P = np.asarray(P, dtype=np.float64)
+    return np.take_along_axis(P, np.broadcast_to(np.asarray(col)[:, None], P.shape[:-1] + (1,)), axis=-1)[..., 0]
+
+
 def sum_of_other_classes(P, col):
     """``1 - P[i, col[i]]`` summed from the other columns: exact even where the
     probability in ``col`` rounds to 1 (``1 - p`` would then be 0).
@@ -60,8 +70,7 @@ def true_class_probability(model, X, y):
 
     Introduced in notebooks/01_alice_and_the_ad_model.ipynb.
     """
-    P, col = _probabilities(model, X, y)
-    return P[np.arange(len(col)), col]
+    return true_class_probs(*_probabilities(model, X, y))
 
 
 def cross_entropy_loss(model, X, y):
@@ -72,8 +81,7 @@ def cross_entropy_loss(model, X, y):
     Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
     """
     P, col = _probabilities(model, X, y)
-    rows = np.arange(len(col))
-    p_true = P[rows, col]
+    p_true = true_class_probs(P, col)
     others = np.clip(sum_of_other_classes(P, col), 0.0, 1.0)  # precise when p_true ~ 1
     with np.errstate(divide="ignore"):
         loss = np.where(p_true > 0.5, -np.log1p(-np.minimum(others, 0.5)),
@@ -104,8 +112,12 @@ def half_split(n, rng):
     return mask
 
 
-class _ThresholdAttack(BaseEstimator):
-    """Shared by the threshold attacks: a threshold learned on one shadow model."""
+class _ThresholdAttack(MembershipAttack):
+    """Shared by the threshold attacks: a threshold learned on one shadow model (scoring
+    needs no ``fit``; ``predict`` uses the fitted ``threshold_``)."""
+
+    fitted_attribute = "threshold_"
+    fit_signature = "fit(X_aux, y_aux) (or pass threshold=...) to choose the threshold"
 
     def __init__(self, shadow_model=None, threshold=None, random_state=None):
         self.shadow_model = shadow_model
@@ -119,23 +131,24 @@ class _ThresholdAttack(BaseEstimator):
             self.threshold_ = check_real(self.threshold, "threshold")
             return self
         X_aux = check_matrix(X_aux, "X_aux")
-        y_aux = check_labels(y_aux, "y_aux", n=X_aux.shape[0])
+        y_aux = check_class_labels(y_aux, "y_aux", n=X_aux.shape[0])
         if len(y_aux) < 4:
             raise ValueError("X_aux: need at least 4 rows to train and test a shadow model")
         rng = check_random_state(self.random_state)
         inside = half_split(len(y_aux), rng)
-        estimator = TorchMLPClassifier() if self.shadow_model is None else self.shadow_model
+        estimator = self.shadow_estimator(self.shadow_model)
         shadow = train_shadow_models(estimator, X_aux, y_aux, inside[None], random_state=rng).model(0)
         s = self.score_samples(shadow, X_aux, y_aux)
         self.threshold_ = best_threshold(s[inside], s[~inside])
         return self
 
-    def predict(self, model, X, y):
-        """True where the score reaches the fitted threshold (predicted member)."""
-        if not hasattr(self, "threshold_"):
-            raise ValueError(f"{type(self).__name__}.predict: call fit(X_aux, y_aux) first "
-                             "(or pass threshold=...) to choose the threshold")
-        return self.score_samples(model, X, y) >= self.threshold_
+    def needs_fit_to_score(self):
+        return False
+
+    def decision_threshold(self):
+        """The fitted ``threshold_`` (NotFittedError before ``fit``)."""
+        self.check_fitted()
+        return self.threshold_
 
 
 class LossThresholdAttack(_ThresholdAttack):
@@ -144,7 +157,7 @@ class LossThresholdAttack(_ThresholdAttack):
     Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
     """
 
-    def score_samples(self, model, X, y):
+    def _score_samples(self, model, X, y):
         return -cross_entropy_loss(model, X, y)
 
 
@@ -157,7 +170,7 @@ class ConfidenceThresholdAttack(_ThresholdAttack):
     Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
     """
 
-    def score_samples(self, model, X, y):
+    def _score_samples(self, model, X, y):
         X, y = check_query(model, X, y)
         P = np.asarray(model.predict_proba(X), dtype=np.float64)
         top = P.max(axis=1)
@@ -165,7 +178,7 @@ class ConfidenceThresholdAttack(_ThresholdAttack):
         return np.log(np.clip(top, 1e-300, 1.0)) - np.log(rest)
 
 
-class ShadowModelAttack(BaseEstimator):
+class ShadowModelAttack(MembershipAttack):
     """Shokri et al. (2017): imitate the target with shadow models, learn in vs out.
 
     ``fit(X_aux, y_aux)`` trains ``n_shadows`` clones of ``shadow_model`` (default: the
@@ -180,6 +193,9 @@ class ShadowModelAttack(BaseEstimator):
     Introduced in notebooks/03_shadow_models.ipynb.
     """
 
+    fitted_attribute = "attack_models_"
+    fit_signature = "fit(X_aux, y_aux)"
+
     def __init__(self, shadow_model=None, n_shadows=8, attack_model=None, output_defense=None,
                  n_queries=1, random_state=None):
         self.shadow_model = shadow_model
@@ -193,12 +209,12 @@ class ShadowModelAttack(BaseEstimator):
         check_int(self.n_shadows, "n_shadows", minimum=1)
         defense, n_queries = check_output_defense(self.output_defense, self.n_queries)
         X_aux = check_matrix(X_aux, "X_aux")
-        y_aux = check_labels(y_aux, "y_aux", n=X_aux.shape[0])
+        y_aux = check_class_labels(y_aux, "y_aux", n=X_aux.shape[0])
         if len(y_aux) < 4:
             raise ValueError("X_aux: need at least 4 rows to train shadow models")
         rng = check_random_state(self.random_state)
         masks = np.array([half_split(len(y_aux), rng) for _ in range(self.n_shadows)])
-        estimator = TorchMLPClassifier() if self.shadow_model is None else self.shadow_model
+        estimator = self.shadow_estimator(self.shadow_model)
         shadows = train_shadow_models(estimator, X_aux, y_aux, masks, random_state=rng)
         answers = shadow_answers(shadows, X_aux, defense, n_queries)  # prediction vectors, as the API gives them
         self.attack_X_ = answers.reshape(-1, len(shadows.classes_))
@@ -209,17 +225,13 @@ class ShadowModelAttack(BaseEstimator):
             rows = self.attack_class_ == c
             if len(np.unique(self.attack_y_[rows])) < 2:
                 continue
-            model = clone(HistGradientBoostingClassifier(max_iter=100)
-                          if self.attack_model is None else self.attack_model)
-            if "random_state" in model.get_params():
-                model.set_params(random_state=rng.randint(2**31 - 1))
+            model = seeded_clone(HistGradientBoostingClassifier(max_iter=100)
+                                 if self.attack_model is None else self.attack_model, rng)
             self.attack_models_[c] = model.fit(self.attack_X_[rows], self.attack_y_[rows])
         return self
 
-    def score_samples(self, model, X, y):
+    def _score_samples(self, model, X, y):
         """P(member) from the attack model of each row's class (0.5 for unseen classes)."""
-        if not hasattr(self, "attack_models_"):
-            raise ValueError("ShadowModelAttack.score_samples: call fit(X_aux, y_aux) first")
         X, y = check_query(model, X, y)
         _, n_queries = check_output_defense(self.output_defense, self.n_queries)
         P = query_proba(model, X, n_queries)
@@ -233,6 +245,6 @@ class ShadowModelAttack(BaseEstimator):
                 scores[rows] = attack.predict_proba(P[rows])[:, 1]
         return scores
 
-    def predict(self, model, X, y):
-        """True where the attack model says member (P(member) >= 0.5)."""
-        return self.score_samples(model, X, y) >= 0.5
+    def decision_threshold(self):
+        """0.5: member where the attack model says P(member) >= 0.5."""
+        return 0.5

@@ -2,7 +2,8 @@
 
 Introduced in notebooks/01_alice_and_the_ad_model.ipynb. Every lesson that attacks the
 ad model starts from ``make_target_setting`` so that all lessons talk about the same
-model, the same members and the same Alice.
+model, the same members and the same Alice. ``privacy_utility`` is the one yardstick for
+every defense: attack success and test accuracy of one target, on the same task.
 """
 from dataclasses import dataclass
 
@@ -10,9 +11,13 @@ import numpy as np
 from sklearn.base import clone
 
 from mia_course._validation import check_int
+from mia_course.attacks import LossThresholdAttack
 from mia_course.data import SEGMENTS, AdClicks, alice, make_ad_clicks, split_members
+from mia_course.metrics import attack_summary
 from mia_course.models import TorchMLPClassifier
 from mia_course.nets import seed_from
+from mia_course.rmia import RMIA
+from mia_course.training.registry import seeded_clone
 
 
 def draw_users(n, segments, rng):
@@ -85,12 +90,33 @@ def make_target_setting(n_members=1000, n_non_members=10_000, *, include_alice=T
         X_train = np.vstack([X_train[:-1], x_alice[None]])  # Alice takes one member's place
         y_train = np.append(y_train[:-1], y_alice)
     X_test, y_test = data.X[split.non_members], data.y[split.non_members]
-    model = clone(model if model is not None else TorchMLPClassifier())
-    if "random_state" in model.get_params():
-        model.set_params(random_state=rng.randint(2**31 - 1))
+    model = seeded_clone(model if model is not None else TorchMLPClassifier(), rng)
     model.fit(X_train, y_train)
     return TargetSetting(
         data=data, model=model, X_train=X_train, y_train=y_train, X_test=X_test,
         y_test=y_test, X_eval=np.vstack([X_train, X_test]), y_eval=np.r_[y_train, y_test],
         is_member=np.r_[np.ones(len(y_train), bool), np.zeros(len(y_test), bool)],
         alice_index=len(y_train) - 1 if include_alice else None)
+
+
+def privacy_utility(model, *, n_members=1000, n_references=2, random_state=0, setting=None):
+    """Train ``model`` as the ad-click target and measure it: train and test accuracy, and
+    the loss-threshold and RMIA attacks (references trained like the target, on population
+    data) as AUC and TPR at 0.1% / 1% FPR. Returns ``(row, setting)``.
+
+    Introduced in notebooks/08_regularization_and_data.ipynb."""
+    check_int(n_members, "n_members", minimum=2)
+    check_int(n_references, "n_references", minimum=1)
+    if setting is None:
+        setting = make_target_setting(n_members, 1000, model=model, random_state=random_state)
+    population = make_ad_clicks(2000, random_state=10_000 + random_state)  # same world, other people
+    X, y, m = setting.X_eval, setting.y_eval, setting.is_member
+    train_acc, test_acc = setting.accuracies()
+    row = {"train accuracy": train_acc, "test accuracy": test_acc}
+    rmia = RMIA(reference_model=clone(model), n_references=n_references, random_state=random_state)
+    scores = {"loss": LossThresholdAttack().score_samples(setting.model, X, y),
+              "RMIA": rmia.fit(population.X, population.y).score_samples(setting.model, X, y)}
+    for name, s in scores.items():
+        for key, value in attack_summary(m, s).items():
+            row[f"{name} {key}"] = value
+    return row, setting

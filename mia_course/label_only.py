@@ -18,10 +18,10 @@ The target is still only asked for labels; the references are the attacker's own
 of the defended API); ``n_queries`` asks each question that many times and averages.
 """
 import numpy as np
-from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from mia_course._validation import check_int, check_labels, check_matrix, check_model, check_real
+from mia_course._validation import check_class_labels, check_int, check_matrix, check_model, check_real
+from mia_course.attack_base import MembershipAttack
 from mia_course.queries import check_output_defense
 from mia_course.shadows import train_on_random_halves
 
@@ -41,11 +41,15 @@ def perturb(X, n_copies, rng, *, n_flips=1, noise_scale=0.5):
     return copies
 
 
-class LabelOnlyAttack(BaseEstimator):
+class LabelOnlyAttack(MembershipAttack):
     """Membership from the robustness of predicted labels; calls ``predict`` only.
 
     Introduced in notebooks/05_label_only_attacks.ipynb.
     """
+
+    requires = "predict"
+    fitted_attribute = "references_"
+    fit_signature = "fit(X_population, y_population) (n_references > 0 trains reference models)"
 
     def __init__(self, n_perturbations=64, n_flips=1, noise_scale=0.5, n_references=0,
                  reference_model=None, output_defense=None, n_queries=1, random_state=None):
@@ -64,23 +68,23 @@ class LabelOnlyAttack(BaseEstimator):
         n = check_int(self.n_references, "n_references", minimum=1)
         check_output_defense(self.output_defense, self.n_queries)
         X = check_matrix(X_population, "X_population")
-        y = check_labels(y_population, "y_population", n=X.shape[0])
+        y = check_class_labels(y_population, "y_population", n=X.shape[0])
         _, self.references_ = train_on_random_halves(
             self.reference_model, X, y, n, check_random_state(self.random_state))
         return self
 
-    def score_samples(self, model, X, y):
+    def needs_fit_to_score(self):
+        return check_int(self.n_references, "n_references", minimum=0) > 0
+
+    def _score_samples(self, model, X, y):
         """Share of the record and its perturbed copies that ``model`` labels ``y`` (minus
         the references' share, when fitted with references)."""
         n = check_int(self.n_perturbations, "n_perturbations", minimum=1)
         n_flips = check_int(self.n_flips, "n_flips", minimum=1)
         scale = check_real(self.noise_scale, "noise_scale", minimum=0.0, strict_min=True)
-        check_model(model, method="predict")
         defense, n_queries = check_output_defense(self.output_defense, self.n_queries)
-        if check_int(self.n_references, "n_references", minimum=0) and not hasattr(self, "references_"):
-            raise ValueError("LabelOnlyAttack: n_references > 0 needs fit(X_population, y_population) first")
         X = check_matrix(X, "X")
-        y = check_labels(y, "y", n=X.shape[0])
+        y = check_class_labels(y, "y", n=X.shape[0])
         rng = check_random_state(self.random_state)
         copies = perturb(X, n, rng, n_flips=n_flips, noise_scale=scale)
         rows = np.vstack([X, copies.reshape(-1, X.shape[1])])

@@ -14,11 +14,11 @@ the shadows answer through the same defense as the target, and repeated queries 
 """
 import numpy as np
 from scipy.stats import norm
-from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from mia_course._validation import check_int, check_labels, check_matrix
-from mia_course.attacks import check_query, sum_of_other_classes, true_columns
+from mia_course._validation import check_class_labels, check_int, check_matrix
+from mia_course.attack_base import MembershipAttack
+from mia_course.attacks import check_query, sum_of_other_classes, true_class_probs, true_columns
 from mia_course.queries import PROBABILITY_FLOOR, check_output_defense, query_proba, shadow_answers
 from mia_course.shadows import train_on_random_halves
 
@@ -31,18 +31,18 @@ def logit_confidence(P, col, floor=PROBABILITY_FLOOR):
     ``phi`` lies within about +-13.8; pass a tiny floor such as 1e-300 for the exact value).
 
     Introduced in notebooks/04_lira_and_rmia.ipynb."""
-    P = np.asarray(P, dtype=np.float64)
-    p_true = np.take_along_axis(P, np.broadcast_to(col[:, None], P.shape[:-1] + (1,)), axis=-1)[..., 0]
-    rest = sum_of_other_classes(P, col)
+    p_true, rest = true_class_probs(P, col), sum_of_other_classes(P, col)
     return np.log(np.clip(p_true, floor, None)) - np.log(np.clip(rest, floor, None))
 
 
 def row_keys(X, y):
     """Hashable identity of each record (features and label)."""
-    return [x.tobytes() + int(t).to_bytes(8, "little", signed=True) for x, t in zip(X, y)]
+    if np.asarray(y).dtype.kind in "iu":
+        return [x.tobytes() + int(t).to_bytes(8, "little", signed=True) for x, t in zip(X, y)]
+    return [x.tobytes() + str(t).encode() for x, t in zip(X, y)]
 
 
-class LiRA(BaseEstimator):
+class LiRA(MembershipAttack):
     """Likelihood-ratio attack (Carlini et al. 2022).
 
     ``fit(X_pool, y_pool)``: online, the pool contains the candidates and each shadow trains
@@ -53,6 +53,9 @@ class LiRA(BaseEstimator):
     average the answers.
     Introduced in notebooks/04_lira_and_rmia.ipynb.
     """
+
+    fitted_attribute = "shadows_"
+    fit_signature = "fit(X_pool, y_pool)"
 
     def __init__(self, shadow_model=None, n_shadows=64, online=True, fixed_variance=False,
                  output_defense=None, n_queries=1, random_state=None):
@@ -70,7 +73,7 @@ class LiRA(BaseEstimator):
         if self.online and n < 2:
             raise ValueError("n_shadows: online LiRA needs at least 2 shadows (some IN, some OUT)")
         X_pool = check_matrix(X_pool, "X_pool")
-        y_pool = check_labels(y_pool, "y_pool", n=X_pool.shape[0])
+        y_pool = check_class_labels(y_pool, "y_pool", n=X_pool.shape[0])
         self.masks_, self.shadows_ = train_on_random_halves(
             self.shadow_model, X_pool, y_pool, n, check_random_state(self.random_state))
         self.classes_ = self.shadows_.classes_
@@ -82,10 +85,9 @@ class LiRA(BaseEstimator):
     def shadow_confidences(self, X, y):
         """``(phi [n_shadows, n_rows], is_in [n_shadows, n_rows])``: the shadows' logit
         confidences on each record and whether that shadow trained on it."""
-        if not hasattr(self, "shadows_"):
-            raise ValueError("LiRA: call fit(X_pool, y_pool) before scoring")
+        self.check_fitted()
         X = check_matrix(X, "X")
-        y = check_labels(y, "y", n=X.shape[0])
+        y = check_class_labels(y, "y", n=X.shape[0])
         col = true_columns(self.classes_, y, known_to="the shadow models")
         defense, n_queries = check_output_defense(self.output_defense, self.n_queries)
         phi = logit_confidence(shadow_answers(self.shadows_, X, defense, n_queries), col)
@@ -95,8 +97,7 @@ class LiRA(BaseEstimator):
                 is_in[:, j] |= self.masks_[:, i]
         return phi, is_in
 
-    def score_samples(self, model, X, y):
-        """Higher = more likely a member of ``model``'s training set."""
+    def _score_samples(self, model, X, y):
         X, y = check_query(model, X, y)
         phi, is_in = self.shadow_confidences(X, y)
         col = true_columns(self.classes_, y, known_to="the shadow models")

@@ -5,12 +5,12 @@ target and its shadows once; these functions turn its stored answers into member
 """
 import numpy as np
 
-from mia_course.attacks import LossThresholdAttack, true_columns
+from mia_course.attacks import LossThresholdAttack, true_class_probs, true_columns
 from mia_course.defenses.outputs import LabelOnlyOutputs, NoisyOutputs, RoundedOutputs
 from mia_course.label_only import LabelOnlyAttack
 from mia_course.lira import lira_scores, logit_confidence
 from mia_course.queries import PROBABILITY_FLOOR
-from mia_course.rmia import offline_probability, rmia_scores, true_class_probs
+from mia_course.rmia import offline_probability, rmia_scores
 
 ATTACKS = ("loss", "LiRA", "LiRA adaptive", "RMIA", "label-only")
 

@@ -2,7 +2,7 @@
 
 Introduced in notebooks/08_regularization_and_data.ipynb.
 
-``defenses.evaluate.privacy_utility`` measures one trained target. A sweep that compares
+``experiments.privacy_utility`` measures one trained target. A sweep that compares
 settings by one target each compares draws; here each setting gets several targets, trained
 together as one batched model (``many_targets.train_targets``), and every number is a mean
 over them with its standard deviation.

@@ -16,23 +16,15 @@ the size of ``Z`` do not change the ROC: the gain over a plain confidence attack
 dividing by ``p(x)`` (how easy ``x`` is for models that never saw it) and from ``a``.
 """
 import numpy as np
-from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from mia_course._validation import check_int, check_labels, check_matrix, check_real
+from mia_course._validation import check_class_labels, check_int, check_matrix, check_real
 from sklearn.metrics import roc_auc_score
 
-from mia_course.attacks import check_query, true_columns
+from mia_course.attack_base import MembershipAttack
+from mia_course.attacks import check_query, true_class_probs, true_columns
 from mia_course.queries import PROBABILITY_FLOOR, check_output_defense, query_proba, shadow_answers
 from mia_course.shadows import train_on_random_halves
-
-
-def true_class_probs(P, col):
-    """``P[..., i, col[i]]``: each row's probability for its true label.
-
-    Introduced in notebooks/04_lira_and_rmia.ipynb."""
-    return np.take_along_axis(np.asarray(P, float), np.broadcast_to(col[:, None], P.shape[:-1] + (1,)),
-                              axis=-1)[..., 0]
 
 
 def rmia_scores(ratio_x, ratio_z, gamma=1.0):
@@ -85,7 +77,7 @@ def fit_offline_a(p_refs, masks, p_refs_z, grid=np.linspace(0.0, 1.0, 21)):
     return float(grid[int(np.argmax(aucs))])
 
 
-class RMIA(BaseEstimator):
+class RMIA(MembershipAttack):
     """Relative membership inference with ``n_references`` reference models.
 
     ``fit(X_population, y_population)``: offline, a random ``z_fraction`` of the population
@@ -96,6 +88,9 @@ class RMIA(BaseEstimator):
     references are read through the defense; queries are repeated and averaged).
     Introduced in notebooks/04_lira_and_rmia.ipynb.
     """
+
+    fitted_attribute = "references_"
+    fit_signature = "fit(X_population, y_population)"
 
     def __init__(self, reference_model=None, n_references=2, online=False, gamma=1.0,
                  offline_a=None, z_fraction=0.25, output_defense=None, n_queries=1, random_state=None):
@@ -120,7 +115,7 @@ class RMIA(BaseEstimator):
                                 strict_min=True, strict_max=True)
         defense, n_queries = check_output_defense(self.output_defense, self.n_queries)
         X = check_matrix(X_population, "X_population")
-        y = check_labels(y_population, "y_population", n=X.shape[0])
+        y = check_class_labels(y_population, "y_population", n=X.shape[0])
         rng = check_random_state(self.random_state)
         in_z = np.zeros(len(y), dtype=bool)
         if not self.online:
@@ -143,9 +138,9 @@ class RMIA(BaseEstimator):
     def reference_probability(self, X, y):
         """``p(x)``: the references' mean probability for each row's true label (offline:
         with the ``a`` correction), floored at ``PROBABILITY_FLOOR``."""
-        if not hasattr(self, "references_"):
-            raise ValueError("RMIA: call fit(X_population, y_population) first")
+        self.check_fitted()
         defense, n_queries = check_output_defense(self.output_defense, self.n_queries)
+        X = check_matrix(X, "X")  # the attacker's own references take float32 rows
         col = true_columns(self.classes_, y)
         p = true_class_probs(shadow_answers(self.references_, X, defense, n_queries), col).mean(axis=0)
         if not self.online:
@@ -155,10 +150,7 @@ class RMIA(BaseEstimator):
             p = offline_probability(p, a)
         return np.maximum(p, PROBABILITY_FLOOR)
 
-    def score_samples(self, model, X, y):
-        """Higher = more likely a member of ``model``'s training set."""
-        if not hasattr(self, "references_"):
-            raise ValueError("RMIA: call fit(X_population, y_population) before scoring")
+    def _score_samples(self, model, X, y):
         X, y = check_query(model, X, y)
         _, n_queries = check_output_defense(self.output_defense, self.n_queries)
         Z, yz = self.X_z_, self.y_z_

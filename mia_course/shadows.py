@@ -35,12 +35,21 @@ def distinct_records(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     first appearance, and for each row the number of its distinct record.
 
     Introduced in notebooks/04_lira_and_rmia.ipynb."""
-    rows = np.hstack([np.asarray(X, np.float64), np.asarray(y, np.float64)[:, None]])
+    codes = np.unique(np.asarray(y), return_inverse=True)[1].reshape(-1)  # labels of any kind, in order
+    rows = np.hstack([np.asarray(X, np.float64), codes.astype(np.float64)[:, None]])
     _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")  # number distinct records by first appearance
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     return first[order], rank[np.ravel(inverse)]
+
+
+def default_shadow_model() -> Any:
+    """The shadow (reference) model an attack trains when given none: the course's
+    ``TorchMLPClassifier`` with its default settings, the same architecture as the target.
+
+    Introduced in notebooks/03_shadow_models.ipynb."""
+    return TorchMLPClassifier()
 
 
 def train_on_random_halves(estimator: Any, X: np.ndarray, y: np.ndarray, n_models: int,
@@ -53,5 +62,5 @@ def train_on_random_halves(estimator: Any, X: np.ndarray, y: np.ndarray, n_model
     Introduced in notebooks/04_lira_and_rmia.ipynb."""
     first, inverse = distinct_records(X, y)
     masks = random_halves(n_models, len(first), rng)[:, inverse]
-    estimator = estimator if estimator is not None else TorchMLPClassifier()
+    estimator = estimator if estimator is not None else default_shadow_model()
     return masks, train_shadow_models(estimator, X, y, masks, random_state=rng)

@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -218,9 +219,9 @@ def test_scoring_bad_inputs(func, model, X, y, err, match, table_model):
 
 def test_unfitted_attacks_and_class_mismatch(table_model, shadow_attack):
     model = table_model(TABLE, classes=[0, 1])
-    with pytest.raises(ValueError, match="fit"):
+    with pytest.raises(NotFittedError, match="fit"):
         LossThresholdAttack().predict(model, rows(0), [0])
-    with pytest.raises(ValueError, match="fit"):
+    with pytest.raises(NotFittedError, match="fit"):
         ShadowModelAttack().score_samples(model, rows(0), [0])
     three = table_model([[0.2, 0.3, 0.5]], classes=[0, 1, 2])
     with pytest.raises(ValueError, match="model"):

@@ -231,7 +231,7 @@ def _delegators():
     import mia_course.audit as audit
     return [
         ("ex02_loss_threshold_scores", lambda m, X, y: LossThresholdAttack().score_samples(m, X, y),
-         "LossThresholdAttack.score_samples"),
+         "LossThresholdAttack._score_samples"),
         ("ex02_tpr_at_fpr", lambda m, s, f: metrics.tpr_at_fpr(m, s, f), "metrics.tpr_at_fpr"),
         ("ex02_tpr_at_fpr", lambda m, s, f: metrics.attack_summary(m, s, fprs=(f,))[f"TPR@{f:.1%} FPR"],
          "metrics.tpr_at_fpr"),  # through another package function

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 from scipy.special import logsumexp
 from scipy.stats import norm
 from sklearn.linear_model import LogisticRegression
@@ -229,9 +230,9 @@ def test_fit_bad_inputs_raise_before_training(params, X, y, err, match):
 
 def test_scoring_bad_inputs(lr_lira, small_model):
     lira, X, y = lr_lira
-    with pytest.raises(ValueError, match="fit"):
+    with pytest.raises(NotFittedError, match="fit"):
         LiRA().score_samples(small_model, X, y)
-    with pytest.raises(ValueError, match="fit"):
+    with pytest.raises(NotFittedError, match="fit"):
         LiRA().shadow_confidences(X, y)
     with pytest.raises(TypeError, match="model"):
         lira.score_samples(object(), X, y)

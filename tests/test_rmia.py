@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 
 from mia_course.data import make_ad_clicks
@@ -153,7 +154,7 @@ def test_fit_bad_inputs_raise_before_training(params, X, y, err, match):
 
 def test_scoring_bad_inputs(lr_rmia, small_model):
     rmia, X, y = lr_rmia
-    with pytest.raises(ValueError, match="fit"):
+    with pytest.raises(NotFittedError, match="fit"):
         RMIA().score_samples(small_model, X, y)
     with pytest.raises(TypeError, match="model"):
         rmia.score_samples(object(), X, y)

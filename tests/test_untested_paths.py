@@ -15,7 +15,7 @@ from checks import slow_tpr_at_fpr
 from mia_course.data import alice, make_ad_clicks
 from mia_course.accounting import noise_multiplier_for
 from mia_course.defenses.dp_models import DPMLPClassifier
-from mia_course.defenses.evaluate import privacy_utility
+from mia_course.experiments import privacy_utility
 from mia_course.experiments import make_target_setting
 from mia_course.label_only import LabelOnlyAttack, perturb
 from mia_course.models import TorchMLPClassifier

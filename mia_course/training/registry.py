@@ -19,7 +19,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
-from mia_course._validation import check_int, check_labels, check_matrix
+from mia_course._validation import check_class_labels, check_int, check_matrix
 
 TRAINERS: dict[type, type] = {}
 
@@ -84,7 +84,7 @@ def train_shadow_models(estimator: Any, X: np.ndarray, y: np.ndarray, masks: np.
     if isinstance(estimator, type) or not callable(getattr(estimator, "fit", None)):
         raise TypeError(f"estimator: expected an unfitted scikit-learn estimator, got {type(estimator).__name__}")
     X = check_matrix(X, "X")
-    y = check_labels(y, "y", n=X.shape[0])
+    y = check_class_labels(y, "y", n=X.shape[0])
     masks = check_masks(masks, X.shape[0])
     rng = check_random_state(random_state)
     seeds = [int(s) for s in rng.randint(2**31 - 1, size=len(masks))]
@@ -99,14 +99,24 @@ def train_shadow_models(estimator: Any, X: np.ndarray, y: np.ndarray, masks: np.
     return ShadowModels(models, masks)
 
 
-def fit_clone(estimator: Any, seed: int, X: np.ndarray, y: np.ndarray) -> Any:
-    """``clone(estimator)`` with ``random_state=seed`` (if it has one), fitted on ``X, y``.
+def seeded_clone(estimator: Any, seed: int | np.random.RandomState) -> Any:
+    """``clone(estimator)`` with ``random_state=seed`` if it takes one (the one rule for seeding
+    a copy). ``seed``: an int, or a RandomState that a seed is drawn from only when needed.
 
     Introduced in notebooks/04_lira_and_rmia.ipynb."""
     model = clone(estimator)
     if "random_state" in model.get_params():
+        if isinstance(seed, np.random.RandomState):
+            seed = seed.randint(2**31 - 1)
         model.set_params(random_state=seed)
-    return model.fit(X, y)
+    return model
+
+
+def fit_clone(estimator: Any, seed: int, X: np.ndarray, y: np.ndarray) -> Any:
+    """``seeded_clone(estimator, seed)`` fitted on ``X, y``.
+
+    Introduced in notebooks/04_lira_and_rmia.ipynb."""
+    return seeded_clone(estimator, seed).fit(X, y)
 
 
 class ShadowModels:

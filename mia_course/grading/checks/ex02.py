@@ -107,7 +107,7 @@ def _judge_tpr(ctx, out):
 # every graded cell of solutions/ runs hidden tests as well
 register(Exercise("ex02_loss_threshold_scores", "loss_threshold_scores", _case_loss, _judge_loss,
                   [dict(n_classes=2), dict(n_classes=3), dict(certain=True)], hidden_tests=True,
-                  hint=hint_labels, references=(LossThresholdAttack.score_samples, cross_entropy_loss)))
+                  hint=hint_labels, references=(LossThresholdAttack._score_samples, cross_entropy_loss)))
 register(Exercise("ex02_tpr_at_fpr", "tpr_at_fpr", _case_tpr, _judge_tpr,
                   [dict(fpr="grid"), dict(fpr="tiny"), dict(fpr="inside_tie", ties=True), dict(fpr=0.25, ties=True)],
                   hidden_tests=True, references=(tpr_at_fpr,)))

@@ -127,7 +127,7 @@ def _judge_calibrated(ctx, out):
 # every graded cell of solutions/ runs hidden tests as well
 register(Exercise("ex05_robustness", "robustness_scores", _case_robust, _judge_robust,
                   [{}, dict(classes=(0, 1, 2)), dict(n_flips=2)], hidden_tests=True, hint=_hint_label_only,
-                  references=(LabelOnlyAttack.score_samples,)))
+                  references=(LabelOnlyAttack._score_samples,)))
 register(Exercise("ex05_calibrated_robustness", "calibrated_robustness", _case_calibrated, _judge_calibrated,
                   [{}, dict(n_references=1), dict(classes=(0, 1, 2))], hidden_tests=True, hint=_hint_label_only,
-                  references=(LabelOnlyAttack.score_samples,)))
+                  references=(LabelOnlyAttack._score_samples,)))
