@@ -7,7 +7,6 @@ settings by one target each compares draws; here each setting gets several targe
 together as one batched model (``many_targets.train_targets``), and every number is a mean
 over them with its standard deviation.
 """
-import numpy as np
 from sklearn.base import clone
 
 from mia_course._validation import check_int

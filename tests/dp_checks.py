@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from opacus.accountants import RDPAccountant
-from torch.func import functional_call, grad, vmap
+from torch.func import grad, vmap
 
 from mia_course.training.dp_stacked import BatchedDPMLP
 from mia_course.training.registry import train_shadow_models

@@ -4,7 +4,7 @@ import pytest
 import torch
 from scipy.stats import beta
 
-from mia_course.audit import dp_bound_tpr, empirical_epsilon, epsilon_from_counts
+from mia_course.audit import dp_bound_tpr, epsilon_from_counts
 from mia_course.defenses.dp_sgd import clip_per_sample, noisy_gradient
 from mia_course.defenses.outputs import RoundedOutputs, keep_top_class
 from mia_course.grading.checks.ex08 import reference_pareto_front

@@ -1,7 +1,6 @@
 """The checks of exercises 04-07 teach: references pass, hard-coded answers fail, mistakes get words."""
 import numpy as np
 import pytest
-import torch
 from scipy.stats import norm
 
 from mia_course.grading.checks.ex06 import reference_exposed_members

@@ -107,7 +107,7 @@ def _case_noisy(rng, scale=None, n_rows=None, n_classes=None, wiped=False):
 
 
 def _judge_noisy(ctx, out):
-    P, noise, ref = ctx["P"], ctx["noise"], ctx["ref"]
+    P, ref = ctx["P"], ctx["ref"]
     arr, msg = as_numbers(out, "probabilities with the same shape as P", ref.shape)
     if msg:
         return msg
