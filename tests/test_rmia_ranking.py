@@ -9,7 +9,8 @@ from sklearn.metrics import roc_auc_score
 from mia_course.data import make_ad_clicks
 from mia_course.lira import LiRA
 from mia_course.metrics import roc
-from mia_course.rmia import RMIA, fit_offline_a, offline_probability, true_class_probs
+from mia_course.attacks import true_class_probs
+from mia_course.rmia import RMIA, fit_offline_a, offline_probability
 
 LR = LogisticRegression(max_iter=300)
 
