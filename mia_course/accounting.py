@@ -6,8 +6,10 @@ Introduced in notebooks/09_differential_privacy.ipynb.
 asks Opacus's RDP accountant how much Gaussian noise (in units of C) reaches that epsilon at
 delta after a number of Poisson-sampled steps. The single private model
 (``mia_course.defenses.dp_models``) and the batched private shadows
-(``mia_course.training.dp_stacked``) both use them, so they spend the same budget the same way.
+(``mia_course.training.dp_stacked``) both use them, so they spend the same budget the same way;
+``epsilon_spent`` reads back what a run spent.
 """
+from opacus.accountants import RDPAccountant
 from opacus.accountants.utils import get_noise_multiplier
 
 from mia_course._validation import check_real
@@ -32,3 +34,15 @@ def noise_multiplier_for(target_epsilon: float, delta: float, sample_rate: float
     Introduced in notebooks/09_differential_privacy.ipynb."""
     return float(get_noise_multiplier(target_epsilon=target_epsilon, target_delta=delta,
                                       sample_rate=sample_rate, steps=steps, accountant="rdp"))
+
+
+def epsilon_spent(noise_multiplier: float, sample_rate: float, steps: int, delta: float) -> float:
+    """The epsilon at ``delta`` that Opacus's RDP accountant reports after ``steps``
+    Poisson-sampled steps at ``sample_rate`` with Gaussian noise of ``noise_multiplier``.
+
+    Introduced in notebooks/11_defense_scorecard.ipynb."""
+    if not noise_multiplier > 0:
+        return float("inf")  # no noise, no guarantee
+    accountant = RDPAccountant()
+    accountant.history = [(float(noise_multiplier), float(sample_rate), int(steps))]
+    return float(accountant.get_epsilon(delta))

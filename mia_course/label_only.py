@@ -34,7 +34,8 @@ def perturb(X, n_copies, rng, *, n_flips=1, noise_scale=0.5):
     copies = np.repeat(X[None], n_copies, axis=0)
     if np.isin(X, (0.0, 1.0)).all():
         k = min(n_flips, X.shape[1])
-        cols = np.argsort(rng.random_sample(copies.shape), axis=-1)[..., :k]  # k distinct sites
+        keys = rng.random_sample(copies.shape)  # the k sites with the smallest keys: k distinct sites
+        cols = np.argpartition(keys, k - 1, axis=-1)[..., :k]
         np.put_along_axis(copies, cols, 1.0 - np.take_along_axis(copies, cols, axis=-1), axis=-1)
     else:
         copies = copies + rng.normal(0.0, noise_scale, copies.shape).astype(copies.dtype)

@@ -7,6 +7,9 @@ settings by one target each compares draws; here each setting gets several targe
 together as one batched model (``many_targets.train_targets``), and every number is a mean
 over them with its standard deviation.
 """
+from collections.abc import Sequence
+from typing import Any
+
 from sklearn.base import clone
 
 from mia_course._validation import check_int
@@ -16,13 +19,17 @@ from mia_course.many_targets import evaluate_targets, mean_sd, train_targets
 from mia_course.rmia import RMIA
 
 
-def privacy_utility_targets(model, *, n_targets=6, n_members=1000, n_held_out=10_000,
-                            n_references=2, segments=None, random_state=0):
+def privacy_utility_targets(model: Any, *, n_targets: int = 6, n_members: int = 1000,
+                            n_held_out: int = 10_000, n_references: int = 2,
+                            segments: Sequence[int] | None = None, random_state: int = 0,
+                            return_scores: bool = False) -> tuple:
     """Train ``n_targets`` copies of ``model`` as ad-click targets and measure each: train
     and test accuracy (test: the held-out users), and the loss-threshold and RMIA attacks
     (``n_references`` reference models trained like the target, on other users of the same
     population) as AUC and TPR at 0.1% / 1% FPR. Returns ``(row, family)``: ``row[key]`` is
-    the mean over targets and ``row[key + " sd"]`` the standard deviation.
+    the mean over targets and ``row[key + " sd"]`` the standard deviation. With
+    ``return_scores=True``, ``(row, family, scores)``: ``scores[attack]`` is that attack's
+    ``[n_targets, n_rows]`` scores of ``family.X`` ("loss" and "RMIA").
 
     Introduced in notebooks/08_regularization_and_data.ipynb."""
     n_targets = check_int(n_targets, "n_targets", minimum=2)
@@ -39,12 +46,12 @@ def privacy_utility_targets(model, *, n_targets=6, n_members=1000, n_held_out=10
     population = make_ad_clicks(2000, random_state=10_000 + random_state)  # same world, other people
     rmia = RMIA(reference_model=clone(model), n_references=n_references, random_state=random_state)
     rmia.fit(population.X, population.y)
-    attacks = {"loss": LossThresholdAttack(), "RMIA": rmia}
+    attacks, scores = {"loss": LossThresholdAttack(), "RMIA": rmia}, {}
     for name, attack in attacks.items():
-        table, _ = evaluate_targets(family, lambda m, k, a=attack: a.score_samples(m, family.X, family.y))
+        table, scores[name] = evaluate_targets(family, lambda m, k, a=attack: a.score_samples(m, family.X, family.y))
         for key, values in table.items():
             per_target[f"{name} {key}"] = values
     row = {}
     for key, values in per_target.items():
         row[key], row[key + " sd"] = mean_sd(values)
-    return row, family
+    return (row, family, scores) if return_scores else (row, family)

@@ -188,6 +188,15 @@ def measured_epsilon(run, measured=None):
     return float(accountant.get_epsilon(run.estimator.delta))
 
 
+def check_reported_epsilon(run, measured=None, rel=0.1):
+    """What the trainer reports (``epsilon_``, which lessons print as the accountant's
+    epsilon) is the epsilon of what it actually did (within measurement error)."""
+    eps = measured_epsilon(run, measured)
+    reported = run.stack.epsilon_
+    assert (eps == reported == float("inf")) or abs(reported / eps - 1) < rel, \
+        f"reported epsilon {reported:.3g}, measured {eps:.3g}"
+
+
 def check_epsilon(run, measured=None, rel=0.1):
     """The measured epsilon is the target epsilon (within measurement error: the noise
     multiplier and the rate are estimated; at most ``rel`` off)."""

@@ -17,7 +17,7 @@ from mia_course.lira import LiRA
 from test_dp_checks import DP_ESTIMATOR, dp_data
 
 ORIGINAL = {name: getattr(dp_shadows, name) for name in
-            ("noisy_average", "clipped_gradient_sums", "noise_multiplier_for", "poisson_batches")}
+            ("noisy_average", "clipped_gradient_sums", "noise_multiplier_for", "poisson_batches", "epsilon_spent")}
 
 
 # ---- breakages of the batched DP-SGD trainer --------------------------------------------
@@ -76,7 +76,14 @@ def zero_noise_multiplier():
     return {"noise_multiplier_for": lambda *args: 0.0}
 
 
+def epsilon_reported_as(factor):
+    """The trainer reports ``factor`` x the epsilon it spent."""
+    return {"epsilon_spent": lambda *args: factor * ORIGINAL["epsilon_spent"](*args)}
+
+
 DP_BREAKAGES = [
+    ("epsilon reported as half of what was spent", epsilon_reported_as(0.5), "check_reported_epsilon", "reported epsilon"),
+    ("noise 10x too small", noise_times(0.1), "check_reported_epsilon", "reported epsilon"),
     ("noise removed", noise_times(0.0), "check_noise", "noise std"),
     ("noise removed", noise_times(0.0), "check_epsilon", "measured epsilon inf"),
     ("noise 10x too large", noise_times(10.0), "check_noise", "noise std"),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from dp_checks import (check_clipping, check_epsilon, check_noise, check_sampling, measure,
+from dp_checks import (check_clipping, check_epsilon, check_noise, check_reported_epsilon, check_sampling, measure,
                        measured_epsilon, opacus_sample_rate, record_dp_run, reference_clipped_sum)
 from mia_course.data import make_ad_clicks
 from mia_course.defenses.dp_models import DPMLPClassifier
@@ -50,6 +50,12 @@ def test_epsilon_of_the_actual_run_is_the_target(run_and_measured):
     assert measured.n_steps == run.stack.steps_ == DP_ESTIMATOR.epochs * 8
     assert run.stack.sample_rate_ == opacus_sample_rate(200, 25) == 1 / 8
     assert measured_epsilon(run, measured) == pytest.approx(2.0, rel=0.1)
+
+
+def test_reported_epsilon_is_what_the_run_spent(run_and_measured):
+    run, measured = run_and_measured
+    check_reported_epsilon(run, measured)
+    assert 1.9 <= run.stack.epsilon_ <= 2.0 + 1e-9  # the accountant's reading of the noise it chose
 
 
 def test_reference_clipped_sum_is_the_trainers_clipped_sum():

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mia_course.accounting import check_privacy, noise_multiplier_for
+from mia_course.accounting import check_privacy, epsilon_spent, noise_multiplier_for
 from mia_course.nets import seed_from, torch_threads
 from mia_course.training.mlp import BatchedMLP
 from mia_course.training.stacked import BatchedAdam, Params, forward_backward, initial_stacked_params
@@ -92,6 +92,7 @@ class BatchedDPMLP(BatchedMLP):
         n_batches = math.ceil(float(np.median(masks.sum(axis=1))) / est.batch_size)
         self.sample_rate_, self.steps_ = 1.0 / n_batches, est.epochs * n_batches
         self.noise_multiplier_ = noise_multiplier_for(est.target_epsilon, est.delta, self.sample_rate_, self.steps_)
+        self.epsilon_ = epsilon_spent(self.noise_multiplier_, self.sample_rate_, self.steps_, est.delta)  # each model's
         seeds = [seed_from(s) for s in self.seeds]
         with torch.random.fork_rng(devices=[]), torch_threads(self.n_threads):
             self.params_ = initial_stacked_params(X.shape[1], sizes, len(self.classes_), seeds)
