@@ -28,9 +28,9 @@ class MembershipAttack(BaseEstimator):
     Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
     """
 
-    requires = "predict_proba"
-    fitted_attribute = None
-    fit_signature = "fit(X, y)"
+    requires: str = "predict_proba"
+    fitted_attribute: str | None = None
+    fit_signature: str = "fit(X, y)"
 
     def score_samples(self, model: AttackedModel, X: ArrayLike, y: ArrayLike) -> np.ndarray:
         """One score per row of ``X``: higher = more likely a member of ``model``'s training set."""

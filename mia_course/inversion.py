@@ -54,7 +54,7 @@ def confidence_gradient(net: torch.nn.Module, X: ArrayLike, targets: ArrayLike) 
     return p.detach().numpy(), x.grad.numpy()
 
 
-def projected_step(X: ArrayLike, gradient: ArrayLike, lr: float,
+def projected_step(X: np.ndarray, gradient: np.ndarray, lr: float,
                    bounds: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
     """One step uphill, projected back into the box: ``clip(X + lr * gradient, lo, hi)``.
 
@@ -72,7 +72,7 @@ def inversion_step(net: torch.nn.Module, X: np.ndarray, targets: ArrayLike, lr: 
     return projected_step(X, grad - 2.0 * l2 * X, lr, bounds)
 
 
-def finite_difference_gradient(predict_proba: Callable[[np.ndarray], ArrayLike], X: np.ndarray, cols: ArrayLike,
+def finite_difference_gradient(predict_proba: Callable[[np.ndarray], ArrayLike], X: np.ndarray, cols: np.ndarray,
                                h: float, bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
     """Estimate each row's gradient of ``p(cols[i] | X[i])`` from ``predict_proba`` alone:
     ``X`` plus one copy per feature moved by ``h`` (down where up would leave ``bounds``),

@@ -38,7 +38,7 @@ def logit_confidence(P: ArrayLike, col: ArrayLike, floor: float = PROBABILITY_FL
     return np.log(np.clip(p_true, floor, None)) - np.log(np.clip(rest, floor, None))
 
 
-def row_keys(X: np.ndarray, y: ArrayLike) -> list[bytes]:
+def row_keys(X: np.ndarray, y: np.ndarray) -> list[bytes]:
     """Hashable identity of each record (features and label)."""
     if np.asarray(y).dtype.kind in "iu":
         return [x.tobytes() + int(t).to_bytes(8, "little", signed=True) for x, t in zip(X, y)]

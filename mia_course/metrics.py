@@ -14,7 +14,7 @@ from mia_course._validation import check_int, check_membership, check_real, chec
 from mia_course.typing import ArrayLike
 
 
-def _check(is_member, scores):
+def _check(is_member: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     scores = check_vector(scores, "scores")
     is_member = check_membership(is_member, "is_member", n=len(scores))
     return is_member, scores

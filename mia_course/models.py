@@ -43,7 +43,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.patience = patience
 
-    def _check_params(self):
+    def _check_params(self) -> tuple[int, ...]:
         sizes = self.hidden_sizes
         if isinstance(sizes, (int, np.integer)):
             sizes = (sizes,)
@@ -62,7 +62,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         check_int(self.patience, "patience", minimum=1)
         return sizes
 
-    def _prepare(self, X, y):
+    def _prepare(self, X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
         """Validated ``X``, class indices of ``y`` and hidden sizes; sets ``classes_``."""
         sizes = self._check_params()
         X = check_matrix(X, "X")
