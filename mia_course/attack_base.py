@@ -11,10 +11,12 @@ written once: the attacked model provides what the attack queries (``requires``:
 before it scores (scikit-learn's ``NotFittedError``). A subclass implements one hook,
 ``_score_samples(model, X, y)``.
 """
+import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from mia_course.shadows import default_shadow_model
+from mia_course.typing import ArrayLike, AttackedModel, Estimator
 
 
 class MembershipAttack(BaseEstimator):
@@ -26,11 +28,11 @@ class MembershipAttack(BaseEstimator):
     Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
     """
 
-    requires = "predict_proba"
-    fitted_attribute = None
-    fit_signature = "fit(X, y)"
+    requires: str = "predict_proba"
+    fitted_attribute: str | None = None
+    fit_signature: str = "fit(X, y)"
 
-    def score_samples(self, model, X, y):
+    def score_samples(self, model: AttackedModel, X: ArrayLike, y: ArrayLike) -> np.ndarray:
         """One score per row of ``X``: higher = more likely a member of ``model``'s training set."""
         self.check_attacked_model(model)
         if self.needs_fit_to_score():
@@ -40,27 +42,27 @@ class MembershipAttack(BaseEstimator):
     def _score_samples(self, model, X, y):
         raise NotImplementedError(f"{type(self).__name__} must implement _score_samples(model, X, y)")
 
-    def predict(self, model, X, y, threshold=None):
+    def predict(self, model: AttackedModel, X: ArrayLike, y: ArrayLike, threshold: float | None = None) -> np.ndarray:
         """True where the score reaches ``threshold`` (predicted member); None: the attack's
         own ``decision_threshold()``."""
         threshold = self.decision_threshold() if threshold is None else threshold
         return self.score_samples(model, X, y) >= threshold
 
-    def decision_threshold(self):
+    def decision_threshold(self) -> float:
         """The score at which the attack says "member" (subclasses with a natural one override)."""
         raise ValueError(f"threshold: {type(self).__name__} has no built-in threshold; pass "
                          "predict(model, X, y, threshold=...), e.g. one chosen at a target FPR")
 
-    def needs_fit_to_score(self):
+    def needs_fit_to_score(self) -> bool:
         """Whether ``score_samples`` needs ``fit`` first (True when there is a fitted attribute)."""
         return self.fitted_attribute is not None
 
-    def check_fitted(self):
+    def check_fitted(self) -> None:
         """``NotFittedError`` (scikit-learn's) unless ``fit`` has run."""
         check_is_fitted(self, self.fitted_attribute,
                         msg=f"{type(self).__name__}: call {self.fit_signature} first (not fitted yet)")
 
-    def check_attacked_model(self, model, name="model"):
+    def check_attacked_model(self, model: AttackedModel, name: str = "model") -> AttackedModel:
         """TypeError, before any work, unless ``model`` provides ``self.requires``."""
         if not callable(getattr(model, self.requires, None)):
             hint = (" (a model that answers only labels can be attacked with LabelOnlyAttack)"
@@ -69,7 +71,7 @@ class MembershipAttack(BaseEstimator):
                             f"{self.requires}(); got {type(model).__name__}, which has none{hint}")
         return model
 
-    def shadow_estimator(self, estimator):
+    def shadow_estimator(self, estimator: Estimator | None) -> Estimator:
         """``estimator``, or the course's default shadow/reference model when it is None."""
         return default_shadow_model() if estimator is None else estimator
 

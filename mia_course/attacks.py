@@ -5,6 +5,8 @@ higher = more likely a member. ``model`` is anything with ``predict_proba`` (the
 attacker's query access). Thresholds are chosen on the attacker's own data (``fit``),
 never from the true membership labels.
 """
+from typing import Self
+
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils import check_random_state
@@ -15,9 +17,11 @@ from mia_course.attack_base import MembershipAttack
 from mia_course.metrics import roc
 from mia_course.queries import check_output_defense, query_proba, shadow_answers
 from mia_course.training.registry import seeded_clone, train_shadow_models
+from mia_course.typing import ArrayLike, AttackedModel, Estimator, OutputDefense, ProbabilisticModel, RandomStateLike
 
 
-def check_query(model, X, y, method="predict_proba"):
+def check_query(model: AttackedModel, X: ArrayLike, y: ArrayLike,
+                method: str = "predict_proba") -> tuple[ArrayLike, np.ndarray]:
     """Validate an attack's query: a model with ``method``, rows X, labels y (integers or
     strings). Returns ``(X, y)`` with ``X`` unchanged (the attacked model gets exactly what
     the caller passed, e.g. float64 or a DataFrame).
@@ -36,7 +40,7 @@ def _probabilities(model, X, y):
     return P, true_columns(classes, y, known_to="the model")
 
 
-def true_columns(classes, y, known_to="the model"):
+def true_columns(classes: ArrayLike, y: ArrayLike, known_to: str = "the model") -> np.ndarray:
     """The column of each label ``y`` in ``classes`` (ValueError for unknown labels).
 
     Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
@@ -47,7 +51,7 @@ def true_columns(classes, y, known_to="the model"):
     return col
 
 
-def true_class_probs(P, col):
+def true_class_probs(P: ArrayLike, col: ArrayLike) -> np.ndarray:
     """``P[..., i, col[i]]``: each row's probability for its true label (``P``: ``[n, classes]``
     or a stack ``[models, n, classes]``); the one place that reads it.
 
@@ -56,7 +60,7 @@ def true_class_probs(P, col):
     return np.take_along_axis(P, np.broadcast_to(np.asarray(col)[:, None], P.shape[:-1] + (1,)), axis=-1)[..., 0]
 
 
-def sum_of_other_classes(P, col):
+def sum_of_other_classes(P: ArrayLike, col: ArrayLike) -> np.ndarray:
     """``1 - P[i, col[i]]`` summed from the other columns: exact even where the
     probability in ``col`` rounds to 1 (``1 - p`` would then be 0).
 
@@ -65,7 +69,7 @@ def sum_of_other_classes(P, col):
     return np.where(np.arange(P.shape[-1]) == np.asarray(col)[..., None], 0.0, P).sum(axis=-1)
 
 
-def true_class_probability(model, X, y):
+def true_class_probability(model: ProbabilisticModel, X: ArrayLike, y: ArrayLike) -> np.ndarray:
     """The model's probability for each row's true label (its "confidence" on it).
 
     Introduced in notebooks/01_alice_and_the_ad_model.ipynb.
@@ -73,7 +77,7 @@ def true_class_probability(model, X, y):
     return true_class_probs(*_probabilities(model, X, y))
 
 
-def cross_entropy_loss(model, X, y):
+def cross_entropy_loss(model: ProbabilisticModel, X: ArrayLike, y: ArrayLike) -> np.ndarray:
     """Per-row cross-entropy loss ``-log p(true label)``.
 
     Computed as ``-log(1 - sum of the other classes' probabilities)`` when the true class
@@ -89,7 +93,7 @@ def cross_entropy_loss(model, X, y):
     return loss
 
 
-def best_threshold(in_scores, out_scores):
+def best_threshold(in_scores: ArrayLike, out_scores: ArrayLike) -> float:
     """The threshold on scores that best separates ``in`` from ``out`` (max TPR - FPR).
 
     Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
@@ -103,7 +107,7 @@ def best_threshold(in_scores, out_scores):
     return float(thr[best])
 
 
-def half_split(n, rng):
+def half_split(n: int, rng: np.random.RandomState) -> np.ndarray:
     """A random boolean mask selecting half of ``n`` rows (the shadow's "in" set).
 
     Introduced in notebooks/03_shadow_models.ipynb."""
@@ -119,12 +123,13 @@ class _ThresholdAttack(MembershipAttack):
     fitted_attribute = "threshold_"
     fit_signature = "fit(X_aux, y_aux) (or pass threshold=...) to choose the threshold"
 
-    def __init__(self, shadow_model=None, threshold=None, random_state=None):
+    def __init__(self, shadow_model: Estimator | None = None, threshold: float | None = None,
+                 random_state: RandomStateLike = None) -> None:
         self.shadow_model = shadow_model
         self.threshold = threshold
         self.random_state = random_state
 
-    def fit(self, X_aux, y_aux):
+    def fit(self, X_aux: ArrayLike, y_aux: ArrayLike) -> Self:
         """Pick ``threshold_``: train a shadow on half of the attacker's data, separate
         its members (that half) from the other half. Returns ``self``."""
         if self.threshold is not None:
@@ -142,10 +147,10 @@ class _ThresholdAttack(MembershipAttack):
         self.threshold_ = best_threshold(s[inside], s[~inside])
         return self
 
-    def needs_fit_to_score(self):
+    def needs_fit_to_score(self) -> bool:
         return False
 
-    def decision_threshold(self):
+    def decision_threshold(self) -> float:
         """The fitted ``threshold_`` (NotFittedError before ``fit``)."""
         self.check_fitted()
         return self.threshold_
@@ -196,8 +201,9 @@ class ShadowModelAttack(MembershipAttack):
     fitted_attribute = "attack_models_"
     fit_signature = "fit(X_aux, y_aux)"
 
-    def __init__(self, shadow_model=None, n_shadows=8, attack_model=None, output_defense=None,
-                 n_queries=1, random_state=None):
+    def __init__(self, shadow_model: Estimator | None = None, n_shadows: int = 8,
+                 attack_model: Estimator | None = None, output_defense: OutputDefense | None = None,
+                 n_queries: int = 1, random_state: RandomStateLike = None) -> None:
         self.shadow_model = shadow_model
         self.n_shadows = n_shadows
         self.attack_model = attack_model
@@ -205,7 +211,7 @@ class ShadowModelAttack(MembershipAttack):
         self.n_queries = n_queries
         self.random_state = random_state
 
-    def fit(self, X_aux, y_aux):
+    def fit(self, X_aux: ArrayLike, y_aux: ArrayLike) -> Self:
         check_int(self.n_shadows, "n_shadows", minimum=1)
         defense, n_queries = check_output_defense(self.output_defense, self.n_queries)
         X_aux = check_matrix(X_aux, "X_aux")
@@ -245,6 +251,6 @@ class ShadowModelAttack(MembershipAttack):
                 scores[rows] = attack.predict_proba(P[rows])[:, 1]
         return scores
 
-    def decision_threshold(self):
+    def decision_threshold(self) -> float:
         """0.5: member where the attack model says P(member) >= 0.5."""
         return 0.5

@@ -21,9 +21,11 @@ from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_membership, check_real, check_vector
 from mia_course.metrics import roc
+from mia_course.typing import ArrayLike, RandomStateLike
 
 
-def clopper_pearson(successes, trials, confidence=0.95):
+def clopper_pearson(successes: ArrayLike, trials: ArrayLike,
+                    confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Two-sided Clopper-Pearson interval ``(low, high)`` for a binomial proportion.
 
     Introduced in notebooks/11_defense_scorecard.ipynb."""
@@ -34,7 +36,8 @@ def clopper_pearson(successes, trials, confidence=0.95):
     return low, high
 
 
-def epsilon_from_counts(tp, n_in, fp, n_out, delta, confidence=0.95):
+def epsilon_from_counts(tp: ArrayLike, n_in: ArrayLike, fp: ArrayLike, n_out: ArrayLike, delta: float,
+                        confidence: float = 0.95) -> float | np.ndarray:
     """The epsilon that one ROC point proves at ``confidence``: ``tp`` of ``n_in`` members
     and ``fp`` of ``n_out`` non-members flagged by a threshold fixed in advance. Uses the
     Clopper-Pearson lower bound of the TPR and upper bound of the FPR (each at
@@ -52,7 +55,7 @@ def epsilon_from_counts(tp, n_in, fp, n_out, delta, confidence=0.95):
     return float(eps) if eps.ndim == 0 else eps
 
 
-def audit_halves(is_member, random_state=0):
+def audit_halves(is_member: ArrayLike, random_state: RandomStateLike = 0) -> np.ndarray:
     """A boolean mask: True for the half of the members and the half of the non-members on
     which ``empirical_epsilon`` chooses its threshold (the rest is where it bounds).
 
@@ -65,7 +68,8 @@ def audit_halves(is_member, random_state=0):
     return choose
 
 
-def empirical_epsilon(is_member, scores, delta, *, confidence=0.95, random_state=0):
+def empirical_epsilon(is_member: ArrayLike, scores: ArrayLike, delta: float, *, confidence: float = 0.95,
+                      random_state: RandomStateLike = 0) -> float:
     """A lower bound on epsilon that holds with probability ``confidence``: the threshold of
     ``scores`` that proves the most on one random half of the records (``audit_halves``) is
     applied to the other half, and ``epsilon_from_counts`` bounds it there.
@@ -91,7 +95,7 @@ def empirical_epsilon(is_member, scores, delta, *, confidence=0.95, random_state
                                delta, confidence)
 
 
-def max_provable_epsilon(n_members, n_non_members, delta, *, confidence=0.95):
+def max_provable_epsilon(n_members: int, n_non_members: int, delta: float, *, confidence: float = 0.95) -> float:
     """The largest epsilon ``empirical_epsilon`` can prove with this many members and
     non-members: a perfect attack (every member flagged, no non-member) on the half it
     bounds on. A model whose true epsilon is larger cannot be shown to be so at this size.
@@ -105,7 +109,7 @@ def max_provable_epsilon(n_members, n_non_members, delta, *, confidence=0.95):
     return epsilon_from_counts(b_in, b_in, 0, b_out, delta, confidence)
 
 
-def dp_bound_tpr(fpr, epsilon, delta):
+def dp_bound_tpr(fpr: ArrayLike, epsilon: float, delta: float) -> float | np.ndarray:
     """The highest TPR an (epsilon, delta)-DP model allows at each ``fpr`` (for plots).
 
     Introduced in notebooks/09_differential_privacy.ipynb."""
@@ -127,7 +131,8 @@ def _one_run_p_value(n_guesses, n_correct, epsilon, delta, n_canaries):
     return float(tail + 2 * n_canaries * delta * np.max(below / i))
 
 
-def one_run_epsilon(n_guesses, n_correct, *, delta=0.0, confidence=0.95, n_canaries=None):
+def one_run_epsilon(n_guesses: int, n_correct: int, *, delta: float = 0.0, confidence: float = 0.95,
+                    n_canaries: int | None = None) -> float:
     """The epsilon that ``n_correct`` right membership guesses out of ``n_guesses`` prove,
     when every canary was included independently with probability 1/2 in ONE training run
     (Steinke, Nasr and Jagielski 2023, "Privacy auditing with one (1) training run").

@@ -15,6 +15,8 @@ Threat model: white-box. The auditor sees the final weights and the initial ones
 trainer's seed); DP promises the same bound for anything computed from the output, so the
 audit is valid. ``BrokenDPMLP`` is a deliberately wrong DP-SGD for the lesson only.
 """
+from typing import Any
+
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
@@ -25,11 +27,13 @@ from mia_course.defenses.dp_models import DPMLPClassifier
 from mia_course.training.dp_stacked import BatchedDPMLP
 from mia_course.nets import seed_from
 from mia_course.training.mlp import BatchedMLP
-from mia_course.training.registry import check_masks, train_shadow_models
+from mia_course.training.registry import ShadowModels, check_masks, train_shadow_models
 from mia_course.training.stacked import initial_stacked_params, stacked_forward
+from mia_course.typing import ArrayLike, Estimator, RandomStateLike
 
 
-def add_canaries(X, y, n_canaries, *, strength=10.0, random_state=None):
+def add_canaries(X: ArrayLike, y: ArrayLike, n_canaries: int, *, strength: float = 10.0,
+                 random_state: RandomStateLike = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(X_all, y_all, canary_rows, canary_columns)``: ``X`` with ``n_canaries`` new columns
     (canary sites that no real user visits), then ``n_canaries`` canary rows, each visiting
     only its own site (value ``strength``), each with a random label drawn from ``y``'s classes.
@@ -48,7 +52,8 @@ def add_canaries(X, y, n_canaries, *, strength=10.0, random_state=None):
     return X_all, y_all, np.arange(n, n + n_canaries), np.arange(f, f + n_canaries)
 
 
-def canary_masks(n_models, n_real, n_canaries, *, random_state=None):
+def canary_masks(n_models: int, n_real: int, n_canaries: int, *,
+                 random_state: RandomStateLike = None) -> tuple[np.ndarray, np.ndarray]:
     """``(masks, is_in)``: every real row trains every model; each canary is in each model
     independently with probability 1/2 (``is_in``: ``[n_models, n_canaries]``).
 
@@ -79,7 +84,8 @@ class BrokenDPMLP(BatchedDPMLP):
             self.noise_multiplier_ = claimed  # what it reports: the accountant's noise
 
 
-def train_with_canaries(estimator, X_all, y_all, masks, *, broken=False, random_state=None):
+def train_with_canaries(estimator: Estimator, X_all: ArrayLike, y_all: ArrayLike, masks: ArrayLike, *,
+                        broken: bool = False, random_state: RandomStateLike = None) -> ShadowModels:
     """The models of ``train_shadow_models(estimator, X_all, y_all, masks)`` (batched); with
     ``broken=True`` a ``DPMLPClassifier`` is trained by ``BrokenDPMLP`` instead.
 
@@ -95,7 +101,8 @@ def train_with_canaries(estimator, X_all, y_all, masks, *, broken=False, random_
     return BrokenDPMLP(estimator, seeds, n_threads=1).fit(X_all, y_all, masks)
 
 
-def canary_scores(models, X_all, y_all, canary_rows, canary_columns):
+def canary_scores(models: BatchedMLP, X_all: ArrayLike, y_all: ArrayLike, canary_rows: ArrayLike,
+                  canary_columns: ArrayLike) -> np.ndarray:
     """White-box scores ``[n_models, n_canaries]``: the loss each canary would have if the
     first-layer weights of its own site had stayed at their initial values, minus its loss in
     the trained model. Members pushed those weights towards their label: high scores.
@@ -127,7 +134,7 @@ def canary_scores(models, X_all, y_all, canary_rows, canary_columns):
     return losses[0] - losses[1]
 
 
-def one_run_guesses(scores, is_in, n_guesses):
+def one_run_guesses(scores: ArrayLike, is_in: ArrayLike, n_guesses: int) -> tuple[int, int]:
     """``(guesses, correct)`` of the one-run rule: in each run (row), guess "in" for the
     ``n_guesses // 2`` highest scores, "out" for as many lowest, abstain on the rest.
 
@@ -142,7 +149,8 @@ def one_run_guesses(scores, is_in, n_guesses):
     return 2 * half * len(scores), int(top.sum() + (~bottom).sum())
 
 
-def one_run_audit(scores, is_in, n_guesses, *, delta, confidence=0.95):
+def one_run_audit(scores: ArrayLike, is_in: ArrayLike, n_guesses: int, *, delta: float,
+                  confidence: float = 0.95) -> tuple[float, int, int]:
     """``(epsilon, guesses, correct)``: the one-run bound on the guesses of
     ``one_run_guesses``, with all the canaries of all runs counted for delta's term (runs are
     independent, so their guesses add up).
@@ -153,8 +161,9 @@ def one_run_audit(scores, is_in, n_guesses, *, delta, confidence=0.95):
     return one_run_epsilon(guesses, correct, delta=delta, confidence=confidence, n_canaries=n_all), guesses, correct
 
 
-def audit_dp_sgd(target_epsilon, X, y, *, delta, n_runs=16, n_canaries=500, n_guesses=20,
-                 broken=False, random_state=None, **training):
+def audit_dp_sgd(target_epsilon: float, X: ArrayLike, y: ArrayLike, *, delta: float, n_runs: int = 16,
+                 n_canaries: int = 500, n_guesses: int = 20, broken: bool = False,
+                 random_state: RandomStateLike = None, **training: Any) -> dict[str, Any]:
     """The canary audit of DP-SGD at ``target_epsilon``, from start to end: ``n_runs``
     DP models trained as one batch on ``X, y`` plus ``n_canaries`` canaries each (every
     canary in with probability 1/2), white-box scores, ``n_guesses`` guesses per run and the
@@ -174,7 +183,8 @@ def audit_dp_sgd(target_epsilon, X, y, *, delta, n_runs=16, n_canaries=500, n_gu
     return dict(epsilon=epsilon, guesses=guesses, correct=correct, scores=scores, is_in=is_in)
 
 
-def natural_audit(estimator, X, y, *, delta, n_models=4, random_state=None):
+def natural_audit(estimator: Estimator, X: ArrayLike, y: ArrayLike, *, delta: float, n_models: int = 4,
+                  random_state: RandomStateLike = None) -> float:
     """Lesson 11's audit with natural records, batched: ``n_models`` models trained on random
     halves of ``X, y``, every record scored by its log-probability of its own label in every
     model, and ``empirical_epsilon`` on all (model, record) pairs.

@@ -8,10 +8,14 @@ the shifted benchmark of the lesson). ``make_canaries`` draws secrets in the Sec
 ("alice's patient number is 48-19.", Carlini et al. 2019), each to be inserted a given number of
 times; ``training_corpus`` mixes them into the messages, with some messages sent many times.
 """
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 import numpy as np
 from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_real
+from mia_course.typing import RandomStateLike
 
 CANARY_PREFIX = "{name}'s patient number is "
 NAMES = ("alice bob carol dan erin frank grace heidi ivan judy mallory niaj olivia peggy rupert "
@@ -63,7 +67,7 @@ def _fill(template, rng, later):
     return template
 
 
-def support_messages(n_messages, *, period="before", random_state=None):
+def support_messages(n_messages: int, *, period: str = "before", random_state: RandomStateLike = None) -> list[str]:
     """``n_messages`` support-chat messages (a list of str), drawn from templates with random
     slots (account numbers, amounts, days, sites). ``period="later"``: messages written in
     december, after the launch of video ads and an ai assistant; half of them about the new
@@ -82,7 +86,8 @@ def support_messages(n_messages, *, period="before", random_state=None):
     return out
 
 
-def make_canaries(counts=(0, 1, 4, 16), n_per_count=4, *, random_state=None):
+def make_canaries(counts: Iterable[int] = (0, 1, 4, 16), n_per_count: int = 4, *,
+                  random_state: RandomStateLike = None) -> list[dict[str, Any]]:
     """Secrets to insert: ``n_per_count`` people for each insertion count in ``counts``, each with
     a random patient number "NN-NN". Returns a list of dicts with keys name, prefix, secret,
     text and count; the first is Alice's, with the largest count.
@@ -106,8 +111,8 @@ def make_canaries(counts=(0, 1, 4, 16), n_per_count=4, *, random_state=None):
     return canaries
 
 
-def training_corpus(messages, canaries, *, repeat_fraction=0.0, repeat_counts=(2, 4, 8, 16),
-                    random_state=None):
+def training_corpus(messages: Sequence[str], canaries: Iterable[dict[str, Any]], *, repeat_fraction: float = 0.0,
+                    repeat_counts: Iterable[int] = (2, 4, 8, 16), random_state: RandomStateLike = None) -> list[str]:
     """``messages`` plus each canary's text repeated ``count`` times, shuffled. A random
     ``repeat_fraction`` of the messages is sent several times (a count drawn from
     ``repeat_counts``), as bots and copy-paste do in real chat logs.

@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_real
+from mia_course.typing import ArrayLike, RandomStateLike
 
 SENSITIVE_SITES = (
     "example.com/rare-disease-info",
@@ -39,20 +40,20 @@ class AdClicks:
     """Users x sites visit matrix ``X`` (float32, 0/1), clicks ``y`` (int64) and names."""
     X: np.ndarray
     y: np.ndarray
-    site_names: list
+    site_names: list[str]
     segment: np.ndarray  # each user's interest segment (for analysis only)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.y)
 
-    def site_index(self, name):
+    def site_index(self, name: str) -> int:
         """Column of ``name`` in ``X``."""
         if name not in self.site_names:
             raise ValueError(f"site_name: unknown site {name!r}")
         return self.site_names.index(name)
 
 
-def site_names():
+def site_names() -> list[str]:
     """All sites of the world, common ones first, the sensitive rare sites last."""
     names = [f"{g}.example.com" for g in _GENERAL]
     for seg in SEGMENTS:
@@ -90,7 +91,7 @@ def _world(shift, rng):
     return names, pop, boost, seg_bias, weights
 
 
-def make_ad_clicks(n_users, *, random_state=None, shift=0.0):
+def make_ad_clicks(n_users: int, *, random_state: RandomStateLike = None, shift: float = 0.0) -> AdClicks:
     """Draw ``n_users`` synthetic users: browsing histories and whether they clicked.
 
     ``shift`` (0 = the real population) perturbs site popularity and click behaviour;
@@ -109,7 +110,7 @@ def make_ad_clicks(n_users, *, random_state=None, shift=0.0):
     return AdClicks(X=X, y=y, site_names=names, segment=segment)
 
 
-def make_attacker_data(n_users, *, random_state=None, shift=0.2):
+def make_attacker_data(n_users: int, *, random_state: RandomStateLike = None, shift: float = 0.2) -> AdClicks:
     """The attacker's similar but synthetic data: same generator, other seed, shifted world.
 
     Introduced in notebooks/03_shadow_models.ipynb.
@@ -117,7 +118,7 @@ def make_attacker_data(n_users, *, random_state=None, shift=0.2):
     return make_ad_clicks(n_users, random_state=random_state, shift=shift)
 
 
-def alice():
+def alice() -> tuple[np.ndarray, int]:
     """Alice: a family-segment user who visited the rare-disease site, and clicked.
 
     Returns ``(x, y)``: her visit vector (float32, 1-D) and her click (1).
@@ -132,7 +133,7 @@ def alice():
     return x, 1
 
 
-def without_site(x, site_name):
+def without_site(x: ArrayLike, site_name: str) -> np.ndarray:
     """A copy of the visit vector ``x`` with the visit to ``site_name`` removed."""
     x = np.asarray(x, dtype=np.float32)
     names = site_names()
@@ -153,7 +154,8 @@ class MembershipSplit:
     attacker: np.ndarray
 
 
-def split_members(n_records, n_members, n_non_members, n_attacker=0, *, random_state=None):
+def split_members(n_records: int, n_members: int, n_non_members: int, n_attacker: int = 0, *,
+                  random_state: RandomStateLike = None) -> MembershipSplit:
     """Draw disjoint member / non-member / attacker index sets from ``range(n_records)``.
 
     Introduced in notebooks/01_alice_and_the_ad_model.ipynb.
@@ -171,7 +173,7 @@ def split_members(n_records, n_members, n_non_members, n_attacker=0, *, random_s
     return MembershipSplit(np.sort(perm[:a]), np.sort(perm[a:b]), np.sort(perm[b:total]))
 
 
-def load_patients():
+def load_patients() -> tuple[np.ndarray, np.ndarray, list[str]]:
     """scikit-learn's bundled breast-cancer records (569 patients, no download).
 
     Returns ``(X, y, feature_names)`` with ``X`` standardized float32 and ``y`` int64

@@ -5,7 +5,9 @@ ad model starts from ``make_target_setting`` so that all lessons talk about the 
 model, the same members and the same Alice. ``privacy_utility`` is the one yardstick for
 every defense: attack success and test accuracy of one target, on the same task.
 """
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.base import clone
@@ -18,9 +20,10 @@ from mia_course.models import TorchMLPClassifier
 from mia_course.nets import seed_from
 from mia_course.rmia import RMIA
 from mia_course.training.registry import seeded_clone
+from mia_course.typing import Estimator, RandomStateLike
 
 
-def draw_users(n, segments, rng):
+def draw_users(n: int, segments: Iterable[int] | None, rng: np.random.RandomState) -> AdClicks:
     """``n`` users, optionally only from the given ``segments`` (indices into
     ``mia_course.data.SEGMENTS``; drawn until there are enough).
 
@@ -50,7 +53,7 @@ class TargetSetting:
     (Alice, when included, is the last member, at ``alice_index``).
     """
     data: AdClicks
-    model: object
+    model: Any  # the fitted target (predict, predict_proba)
     X_train: np.ndarray
     y_train: np.ndarray
     X_test: np.ndarray
@@ -58,16 +61,17 @@ class TargetSetting:
     X_eval: np.ndarray
     y_eval: np.ndarray
     is_member: np.ndarray
-    alice_index: object  # int, or None when Alice is not in the training set
+    alice_index: int | None  # None when Alice is not in the training set
 
-    def accuracies(self):
+    def accuracies(self) -> tuple[float, float]:
         """``(train accuracy, test accuracy)`` of the target model."""
         return (float(np.mean(self.model.predict(self.X_train) == self.y_train)),
                 float(np.mean(self.model.predict(self.X_test) == self.y_test)))
 
 
-def make_target_setting(n_members=1000, n_non_members=10_000, *, include_alice=True,
-                        model=None, segments=None, random_state=0):
+def make_target_setting(n_members: int = 1000, n_non_members: int = 10_000, *, include_alice: bool = True,
+                        model: Estimator | None = None, segments: Iterable[int] | None = None,
+                        random_state: RandomStateLike = 0) -> TargetSetting:
     """Draw a population, train ``model`` (default: the course's MLP) on the members.
 
     Non-members cost no training, so there are 10,000 of them by default: a TPR at 0.1%
@@ -99,7 +103,8 @@ def make_target_setting(n_members=1000, n_non_members=10_000, *, include_alice=T
         alice_index=len(y_train) - 1 if include_alice else None)
 
 
-def privacy_utility(model, *, n_members=1000, n_references=2, random_state=0, setting=None):
+def privacy_utility(model: Estimator, *, n_members: int = 1000, n_references: int = 2, random_state: int = 0,
+                    setting: TargetSetting | None = None) -> tuple[dict[str, float], TargetSetting]:
     """Train ``model`` as the ad-click target and measure it: train and test accuracy, and
     the loss-threshold and RMIA attacks (references trained like the target, on population
     data) as AUC and TPR at 0.1% / 1% FPR. Returns ``(row, setting)``.

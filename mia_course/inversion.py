@@ -18,6 +18,7 @@ clip keeps every feature inside its valid range ``bounds`` (digits scaled to [0,
   (``RoundedOutputs``, ``LabelOnlyOutputs``) work as the model.
 """
 import copy
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -25,6 +26,8 @@ from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
 from mia_course._validation import check_int, check_matrix, check_model, check_real
+from mia_course.models import TorchMLPClassifier
+from mia_course.typing import ArrayLike, ProbabilisticModel, RandomStateLike
 
 
 def _plain_copy(net):
@@ -39,7 +42,7 @@ def _plain_copy(net):
 
 
 # ---- one step, written out ---------------------------------------------------------------
-def confidence_gradient(net, X, targets):
+def confidence_gradient(net: torch.nn.Module, X: ArrayLike, targets: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """``(confidence, gradient)``: each row's ``p(targets[i] | X[i])`` under the torch module
     ``net`` (it returns logits; ``targets`` are column indices) and the gradient of that
     probability with respect to ``X[i]`` (numpy, the shape of ``X``). Computed in float64.
@@ -51,14 +54,16 @@ def confidence_gradient(net, X, targets):
     return p.detach().numpy(), x.grad.numpy()
 
 
-def projected_step(X, gradient, lr, bounds=(0.0, 1.0)):
+def projected_step(X: np.ndarray, gradient: np.ndarray, lr: float,
+                   bounds: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
     """One step uphill, projected back into the box: ``clip(X + lr * gradient, lo, hi)``.
 
     Introduced in notebooks/14_model_inversion.ipynb."""
     return np.clip(X + lr * gradient, bounds[0], bounds[1])
 
 
-def inversion_step(net, X, targets, lr, l2=0.0, bounds=(0.0, 1.0)):
+def inversion_step(net: torch.nn.Module, X: np.ndarray, targets: ArrayLike, lr: float, l2: float = 0.0,
+                   bounds: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
     """One white-box step: the gradient of ``confidence - l2 * ||x||^2`` (the prior's part is
     ``-2 * l2 * x``), then the projected update. Returns the new ``X``.
 
@@ -67,7 +72,8 @@ def inversion_step(net, X, targets, lr, l2=0.0, bounds=(0.0, 1.0)):
     return projected_step(X, grad - 2.0 * l2 * X, lr, bounds)
 
 
-def finite_difference_gradient(predict_proba, X, cols, h, bounds=(0.0, 1.0)):
+def finite_difference_gradient(predict_proba: Callable[[np.ndarray], ArrayLike], X: np.ndarray, cols: np.ndarray,
+                               h: float, bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
     """Estimate each row's gradient of ``p(cols[i] | X[i])`` from ``predict_proba`` alone:
     ``X`` plus one copy per feature moved by ``h`` (down where up would leave ``bounds``),
     sent in one call of ``len(X) * (n_features + 1)`` rows. Returns ``(confidence, gradient)``.
@@ -114,8 +120,9 @@ def _start(n, d, lo, hi, init, random_state):
     return np.clip(init + noise, lo, hi)
 
 
-def invert_whitebox(model, targets=None, *, n_steps=300, lr=5.0, l2=0.001, bounds=(0.0, 1.0),
-                    init=0.0, random_state=None):
+def invert_whitebox(model: TorchMLPClassifier, targets: ArrayLike | None = None, *, n_steps: int = 300,
+                    lr: float = 5.0, l2: float = 0.001, bounds: tuple[float, float] = (0.0, 1.0),
+                    init: float = 0.0, random_state: RandomStateLike = None) -> np.ndarray:
     """Reconstruct one input per entry of ``targets`` (class labels; ``None``: each class of
     the model once) by ``n_steps`` projected gradient steps on the model's confidence.
 
@@ -134,8 +141,10 @@ def invert_whitebox(model, targets=None, *, n_steps=300, lr=5.0, l2=0.001, bound
     return X
 
 
-def invert_blackbox(model, targets=None, *, n_features, budget=50_000, n_steps=300, lr=5.0,
-                    l2=0.001, h=0.05, bounds=(0.0, 1.0), init=0.0, random_state=None):
+def invert_blackbox(model: ProbabilisticModel, targets: ArrayLike | None = None, *, n_features: int,
+                    budget: int = 50_000, n_steps: int = 300, lr: float = 5.0, l2: float = 0.001, h: float = 0.05,
+                    bounds: tuple[float, float] = (0.0, 1.0), init: float = 0.0,
+                    random_state: RandomStateLike = None) -> tuple[np.ndarray, int]:
     """The same attack through ``predict_proba`` queries only (finite-difference gradients
     with step ``h``). A step sends ``len(targets) * (n_features + 1)`` rows; the attack stops
     after ``n_steps`` steps, or before a step would take the rows sent over ``budget``.
@@ -171,7 +180,7 @@ def _correlation(a, B):
     return np.divide(B @ a, norms, out=np.zeros(len(B)), where=norms > 0)
 
 
-def resemblance(X_rec, targets, X, y):
+def resemblance(X_rec: ArrayLike, targets: ArrayLike, X: ArrayLike, y: ArrayLike) -> dict[str, np.ndarray]:
     """How each reconstruction ``X_rec[i]`` compares with the images of its class
     ``targets[i]`` in ``(X, y)``: a dict of arrays, one entry per reconstruction, with
     ``corr_mean`` (correlation with the class's average image), ``corr_best`` (with the

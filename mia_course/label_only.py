@@ -17,6 +17,8 @@ The target is still only asked for labels; the references are the attacker's own
 ``output_defense`` reads the references through the target's defense (their labels are those
 of the defended API); ``n_queries`` asks each question that many times and averages.
 """
+from typing import Self
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -24,9 +26,11 @@ from mia_course._validation import check_class_labels, check_int, check_matrix, 
 from mia_course.attack_base import MembershipAttack
 from mia_course.queries import check_output_defense
 from mia_course.shadows import train_on_random_halves
+from mia_course.typing import ArrayLike, Estimator, LabelModel, OutputDefense, RandomStateLike
 
 
-def perturb(X, n_copies, rng, *, n_flips=1, noise_scale=0.5):
+def perturb(X: np.ndarray, n_copies: int, rng: np.random.RandomState, *, n_flips: int = 1,
+            noise_scale: float = 0.5) -> np.ndarray:
     """``[n_copies, n_rows, n_features]`` perturbed copies of ``X``: random bit flips for
     0/1 data, Gaussian noise otherwise.
 
@@ -52,8 +56,9 @@ class LabelOnlyAttack(MembershipAttack):
     fitted_attribute = "references_"
     fit_signature = "fit(X_population, y_population) (n_references > 0 trains reference models)"
 
-    def __init__(self, n_perturbations=64, n_flips=1, noise_scale=0.5, n_references=0,
-                 reference_model=None, output_defense=None, n_queries=1, random_state=None):
+    def __init__(self, n_perturbations: int = 64, n_flips: int = 1, noise_scale: float = 0.5, n_references: int = 0,
+                 reference_model: Estimator | None = None, output_defense: OutputDefense | None = None,
+                 n_queries: int = 1, random_state: RandomStateLike = None) -> None:
         self.n_perturbations = n_perturbations
         self.n_flips = n_flips
         self.noise_scale = noise_scale
@@ -63,7 +68,7 @@ class LabelOnlyAttack(MembershipAttack):
         self.n_queries = n_queries
         self.random_state = random_state
 
-    def fit(self, X_population, y_population):
+    def fit(self, X_population: ArrayLike, y_population: ArrayLike) -> Self:
         """Train ``n_references`` reference models on random halves of population data
         (needed only for the calibrated score). Returns ``self``."""
         n = check_int(self.n_references, "n_references", minimum=1)
@@ -74,7 +79,7 @@ class LabelOnlyAttack(MembershipAttack):
             self.reference_model, X, y, n, check_random_state(self.random_state))
         return self
 
-    def needs_fit_to_score(self):
+    def needs_fit_to_score(self) -> bool:
         return check_int(self.n_references, "n_references", minimum=0) > 0
 
     def _score_samples(self, model, X, y):
@@ -108,10 +113,10 @@ class LabelsOnlyAPI:
 
     Introduced in notebooks/05_label_only_attacks.ipynb."""
 
-    def __init__(self, model):
+    def __init__(self, model: LabelModel) -> None:
         check_model(model, method="predict")
         self._model = model
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The predicted labels of ``X``; confidences stay hidden."""
         return self._model.predict(X)

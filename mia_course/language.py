@@ -7,6 +7,9 @@ gives each text its log-likelihood, the log-probability of all its characters an
 (``log_likelihood``, ``token_log_probs``); ``continuation_log_likelihood`` ranks thousands of
 candidate endings of one prefix at once (the exposure of a secret).
 """
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Self
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
@@ -14,13 +17,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from mia_course._validation import check_int, check_real
 from mia_course.nets import seed_from, torch_threads
+from mia_course.typing import RandomStateLike
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789 .,?!'-:/€"
 BOS, EOS = len(ALPHABET), len(ALPHABET) + 1  # start and end of a message
 N_TOKENS = len(ALPHABET) + 2
 
 
-def encode(texts):
+def encode(texts: Sequence[str]) -> tuple[torch.Tensor, np.ndarray]:
     """Token ids (BOS, characters, EOS) of each text, padded with EOS: ``(ids, lengths)`` where
     ``lengths`` counts the predicted tokens (characters + EOS). Introduced in
     notebooks/15_language_models.ipynb."""
@@ -41,13 +45,13 @@ def encode(texts):
 
 
 class _GRUNet(torch.nn.Module):
-    def __init__(self, hidden_size, embedding_size):
+    def __init__(self, hidden_size: int, embedding_size: int) -> None:
         super().__init__()
         self.embed = torch.nn.Embedding(N_TOKENS, embedding_size)
         self.gru = torch.nn.GRU(embedding_size, hidden_size, batch_first=True)
         self.out = torch.nn.Linear(hidden_size, N_TOKENS)
 
-    def forward(self, ids, state=None):
+    def forward(self, ids: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         hidden, state = self.gru(self.embed(ids), state)
         return torch.log_softmax(self.out(hidden), dim=-1), state
 
@@ -58,8 +62,8 @@ class CharLanguageModel(BaseEstimator):
     Introduced in notebooks/15_language_models.ipynb.
     """
 
-    def __init__(self, hidden_size=96, embedding_size=32, epochs=8, lr=1e-2, batch_size=64,
-                 random_state=None, n_threads=1):
+    def __init__(self, hidden_size: int = 96, embedding_size: int = 32, epochs: int = 8, lr: float = 1e-2,
+                 batch_size: int = 64, random_state: RandomStateLike = None, n_threads: int | None = 1) -> None:
         self.hidden_size = hidden_size
         self.embedding_size = embedding_size
         self.epochs = epochs
@@ -68,7 +72,7 @@ class CharLanguageModel(BaseEstimator):
         self.random_state = random_state
         self.n_threads = n_threads
 
-    def fit(self, texts, progress=None):
+    def fit(self, texts: Sequence[str], progress: Callable[..., Any] | None = None) -> Self:
         """Train on ``texts`` (a list of str). ``progress``: an optional tqdm-like bar class."""
         check_int(self.hidden_size, "hidden_size", minimum=1)
         check_int(self.embedding_size, "embedding_size", minimum=1)
@@ -108,7 +112,7 @@ class CharLanguageModel(BaseEstimator):
         self.net_.eval()
         return self
 
-    def token_log_probs(self, texts, batch_size=256):
+    def token_log_probs(self, texts: Sequence[str], batch_size: int = 256) -> list[np.ndarray]:
         """Per text, the natural-log probability of each predicted token (its characters, then
         the end of the message): a list of 1-D numpy arrays. Texts of similar length are
         scored together, in batches of ``batch_size``, without gradients."""
@@ -128,11 +132,11 @@ class CharLanguageModel(BaseEstimator):
                     out[row] = lp[i, :lengths[row]]
         return out
 
-    def log_likelihood(self, texts, batch_size=256):
+    def log_likelihood(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """The natural-log probability of each whole text under the model (a numpy array)."""
         return np.array([lp.sum() for lp in self.token_log_probs(texts, batch_size)])
 
-    def continuation_log_likelihood(self, prefix, continuations):
+    def continuation_log_likelihood(self, prefix: str, continuations: Iterable[str]) -> np.ndarray:
         """The log-probability of ``prefix + c`` for each ``c`` in ``continuations``, computed
         once per distinct partial continuation (a trie): ranking 10,000 candidate secrets costs
         about as much as scoring 300 whole texts. Equal to ``log_likelihood`` of the full texts."""

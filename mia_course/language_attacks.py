@@ -12,6 +12,8 @@ the texts (Das et al. 2024; Duan et al. 2024), the sanity check of a membership 
 """
 import math
 import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
@@ -20,7 +22,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 
 from mia_course._validation import check_int, check_membership, check_real, check_vector
-from mia_course.language import encode
+from mia_course.language import CharLanguageModel, encode
+from mia_course.typing import ArrayLike, RandomStateLike
 
 
 def _texts(texts, name="texts"):
@@ -38,14 +41,14 @@ def _model(model, name="model"):
     return model
 
 
-def patient_numbers():
+def patient_numbers() -> list[str]:
     """All 10,000 candidate secrets of the canaries' format "NN-NN", in order.
 
     Introduced in notebooks/15_language_models.ipynb."""
     return [f"{a:02d}-{b:02d}" for a in range(100) for b in range(100)]
 
 
-def exposure(rank, n_candidates):
+def exposure(rank: ArrayLike, n_candidates: int) -> float | np.ndarray:
     """log2(n_candidates) - log2(rank): 0 bits for the least likely candidate, the maximum
     log2(n_candidates) when the secret is the model's favourite (rank 1). Works on arrays.
 
@@ -60,7 +63,7 @@ def exposure(rank, n_candidates):
     return float(out) if out.ndim == 0 else out
 
 
-def secret_rank(scores, secret_index):
+def secret_rank(scores: ArrayLike, secret_index: int) -> int:
     """The rank of candidate ``secret_index`` by score (1 = highest; ties count against it:
     1 + the number of candidates scoring at least as high, other than itself).
 
@@ -70,7 +73,8 @@ def secret_rank(scores, secret_index):
     return int(np.sum(scores >= scores[secret_index]))
 
 
-def canary_exposures(model, canaries, candidates=None):
+def canary_exposures(model: CharLanguageModel, canaries: Iterable[Mapping[str, Any]],
+                     candidates: Sequence[str] | None = None) -> np.ndarray:
     """The exposure of each canary (a dict with prefix and secret, see ``make_canaries``) among
     ``candidates`` (default: all 10,000 patient numbers), scored by the model's likelihood of
     prefix + candidate + ".". Introduced in notebooks/15_language_models.ipynb."""
@@ -86,27 +90,27 @@ def canary_exposures(model, canaries, candidates=None):
     return np.array(out)
 
 
-def loss_scores(model, texts):
+def loss_scores(model: CharLanguageModel, texts: Sequence[str]) -> np.ndarray:
     """The loss attack: the mean log-probability per predicted token (minus the log of the
     perplexity). Introduced in notebooks/15_language_models.ipynb."""
     texts = _texts(texts)
     return _model(model).log_likelihood(texts) / encode(texts)[1]
 
 
-def zlib_bits(texts):
+def zlib_bits(texts: Sequence[str]) -> np.ndarray:
     """The size of each text compressed by zlib, in bits: a model-free measure of how much
     information it holds. Introduced in notebooks/15_language_models.ipynb."""
     return np.array([8 * len(zlib.compress(t.encode("utf-8"))) for t in _texts(texts)])
 
 
-def zlib_scores(model, texts):
+def zlib_scores(model: CharLanguageModel, texts: Sequence[str]) -> np.ndarray:
     """The zlib ratio: log-likelihood (nats) divided by the zlib-compressed size (bits), so
     that texts that are simply easy to predict (repetitive, short) are not taken for members.
     Introduced in notebooks/15_language_models.ipynb."""
     return _model(model).log_likelihood(_texts(texts)) / zlib_bits(texts)
 
 
-def min_k_scores(token_log_probs, k=0.2):
+def min_k_scores(token_log_probs: Iterable[ArrayLike], k: float = 0.2) -> np.ndarray:
     """Min-K% probability: the mean of the lowest ``k`` fraction (rounded up, at least one) of
     each text's token log-probabilities (``CharLanguageModel.token_log_probs``).
 
@@ -120,7 +124,7 @@ def min_k_scores(token_log_probs, k=0.2):
     return np.array([np.sort(lp)[:max(1, math.ceil(k * len(lp)))].mean() for lp in rows])
 
 
-def reference_scores(target, reference, texts):
+def reference_scores(target: CharLanguageModel, reference: CharLanguageModel, texts: Sequence[str]) -> np.ndarray:
     """The reference-model attack: the target's log-likelihood minus that of a reference model
     trained on other text of the same kind (high when the target likes a text more than
     text like it deserves). Introduced in notebooks/15_language_models.ipynb."""
@@ -129,7 +133,8 @@ def reference_scores(target, reference, texts):
     return target.log_likelihood(texts) - reference.log_likelihood(texts)
 
 
-def sequence_attacks(target, reference, texts, k=0.2):
+def sequence_attacks(target: CharLanguageModel, reference: CharLanguageModel, texts: Sequence[str],
+                     k: float = 0.2) -> dict[str, np.ndarray]:
     """The four attacks' scores at once, from one pass of each model over ``texts``: a dict
     {"loss", "zlib", "Min-K% (k=...)", "reference"} of arrays, equal to ``loss_scores``,
     ``zlib_scores``, ``min_k_scores`` and ``reference_scores``.
@@ -144,7 +149,8 @@ def sequence_attacks(target, reference, texts, k=0.2):
             "reference": ll - reference.log_likelihood(texts)}
 
 
-def blind_scores(texts, is_member, *, n_splits=5, random_state=None):
+def blind_scores(texts: Sequence[str], is_member: ArrayLike, *, n_splits: int = 5,
+                 random_state: RandomStateLike = None) -> np.ndarray:
     """A blind membership classifier that never queries the model: a bag-of-words logistic
     regression, trained on the labels of the other folds and scoring each held-out text.
 
@@ -159,7 +165,7 @@ def blind_scores(texts, is_member, *, n_splits=5, random_state=None):
                              method="predict_proba")[:, 1]
 
 
-def deduplicate(texts):
+def deduplicate(texts: Sequence[str]) -> list[str]:
     """Exact deduplication (Kandpal et al. 2022): each distinct text once, in first-seen order.
 
     Introduced in notebooks/15_language_models.ipynb."""

@@ -12,6 +12,8 @@ global standard deviation, which is far more stable with few shadows.
 ``output_defense`` and ``n_queries`` (see ``mia_course.queries``) make the attack adaptive:
 the shadows answer through the same defense as the target, and repeated queries are averaged.
 """
+from typing import Self
+
 import numpy as np
 from scipy.stats import norm
 from sklearn.utils import check_random_state
@@ -21,9 +23,10 @@ from mia_course.attack_base import MembershipAttack
 from mia_course.attacks import check_query, sum_of_other_classes, true_class_probs, true_columns
 from mia_course.queries import PROBABILITY_FLOOR, check_output_defense, query_proba, shadow_answers
 from mia_course.shadows import train_on_random_halves
+from mia_course.typing import ArrayLike, Estimator, OutputDefense, RandomStateLike
 
 
-def logit_confidence(P, col, floor=PROBABILITY_FLOOR):
+def logit_confidence(P: ArrayLike, col: ArrayLike, floor: float = PROBABILITY_FLOOR) -> np.ndarray:
     """``log p_y - log(1 - p_y)`` from probability rows ``P`` (``[..., n, classes]``) and
     each row's true-class column ``col``; the ``1 - p_y`` part is summed over the other
     classes so that it stays precise when ``p_y`` rounds to 1. Both parts are clipped at
@@ -35,7 +38,7 @@ def logit_confidence(P, col, floor=PROBABILITY_FLOOR):
     return np.log(np.clip(p_true, floor, None)) - np.log(np.clip(rest, floor, None))
 
 
-def row_keys(X, y):
+def row_keys(X: np.ndarray, y: np.ndarray) -> list[bytes]:
     """Hashable identity of each record (features and label)."""
     if np.asarray(y).dtype.kind in "iu":
         return [x.tobytes() + int(t).to_bytes(8, "little", signed=True) for x, t in zip(X, y)]
@@ -57,8 +60,9 @@ class LiRA(MembershipAttack):
     fitted_attribute = "shadows_"
     fit_signature = "fit(X_pool, y_pool)"
 
-    def __init__(self, shadow_model=None, n_shadows=64, online=True, fixed_variance=False,
-                 output_defense=None, n_queries=1, random_state=None):
+    def __init__(self, shadow_model: Estimator | None = None, n_shadows: int = 64, online: bool = True,
+                 fixed_variance: bool = False, output_defense: OutputDefense | None = None, n_queries: int = 1,
+                 random_state: RandomStateLike = None) -> None:
         self.shadow_model = shadow_model
         self.n_shadows = n_shadows
         self.online = online
@@ -67,7 +71,7 @@ class LiRA(MembershipAttack):
         self.n_queries = n_queries
         self.random_state = random_state
 
-    def fit(self, X_pool, y_pool):
+    def fit(self, X_pool: ArrayLike, y_pool: ArrayLike) -> Self:
         n = check_int(self.n_shadows, "n_shadows", minimum=1)
         check_output_defense(self.output_defense, self.n_queries)
         if self.online and n < 2:
@@ -82,7 +86,7 @@ class LiRA(MembershipAttack):
             self._pool_index.setdefault(key, []).append(i)
         return self
 
-    def shadow_confidences(self, X, y):
+    def shadow_confidences(self, X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """``(phi [n_shadows, n_rows], is_in [n_shadows, n_rows])``: the shadows' logit
         confidences on each record and whether that shadow trained on it."""
         self.check_fitted()
@@ -114,7 +118,8 @@ class LiRA(MembershipAttack):
                            fixed_variance=self.fixed_variance)
 
 
-def lira_scores(target, phi, is_in, *, online, fixed_variance):
+def lira_scores(target: ArrayLike, phi: np.ndarray, is_in: np.ndarray, *, online: bool,
+                fixed_variance: bool) -> np.ndarray:
     """LiRA scores from the target's ``target[n]`` and the shadows' ``phi[m, n]`` confidences.
 
     Introduced in notebooks/04_lira_and_rmia.ipynb."""

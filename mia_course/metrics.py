@@ -5,31 +5,34 @@ Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
 All functions take ``is_member`` (True for records in the training set) and the attack's
 ``scores`` (higher = more likely a member), and are built on scikit-learn's ``roc_curve``.
 """
+from collections.abc import Iterable
+
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from mia_course._validation import check_int, check_membership, check_real, check_vector
+from mia_course.typing import ArrayLike
 
 
-def _check(is_member, scores):
+def _check(is_member: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     scores = check_vector(scores, "scores")
     is_member = check_membership(is_member, "is_member", n=len(scores))
     return is_member, scores
 
 
-def roc(is_member, scores):
+def roc(is_member: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(fpr, tpr, thresholds)`` of every threshold (no points dropped)."""
     is_member, scores = _check(is_member, scores)
     return roc_curve(is_member, scores, drop_intermediate=False)
 
 
-def roc_auc(is_member, scores):
+def roc_auc(is_member: ArrayLike, scores: ArrayLike) -> float:
     """Area under the ROC curve: 0.5 is guessing, 1.0 a perfect attack."""
     is_member, scores = _check(is_member, scores)
     return float(roc_auc_score(is_member, scores))
 
 
-def tpr_at_fpr(is_member, scores, fpr):
+def tpr_at_fpr(is_member: ArrayLike, scores: ArrayLike, fpr: float) -> float:
     """The largest TPR among thresholds whose FPR is at most ``fpr`` (no interpolation).
 
     Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb.
@@ -39,13 +42,13 @@ def tpr_at_fpr(is_member, scores, fpr):
     return float(tprs[fprs <= fpr].max())  # roc_curve always starts at (0, 0)
 
 
-def membership_advantage(is_member, scores):
+def membership_advantage(is_member: ArrayLike, scores: ArrayLike) -> float:
     """The best TPR - FPR over all thresholds (Yeom et al. 2018)."""
     fprs, tprs, _ = roc(is_member, scores)
     return float(np.max(tprs - fprs))
 
 
-def attack_summary(is_member, scores, fprs=(0.001, 0.01)):
+def attack_summary(is_member: ArrayLike, scores: ArrayLike, fprs: Iterable[float] = (0.001, 0.01)) -> dict[str, float]:
     """A dict with AUC, advantage and TPR at each FPR in ``fprs``: one row of a results table."""
     row = {"AUC": roc_auc(is_member, scores),
            "advantage": membership_advantage(is_member, scores)}
@@ -54,7 +57,7 @@ def attack_summary(is_member, scores, fprs=(0.001, 0.01)):
     return row
 
 
-def threshold_at_fpr(non_member_scores, fpr):
+def threshold_at_fpr(non_member_scores: ArrayLike, fpr: float) -> float:
     """The course's one rule for "the threshold that flags ``fpr`` of the non-members": the
     ``1 - fpr`` quantile of their scores, ``np.quantile(..., method="higher")`` (a score of
     the sample, no interpolation). A record is flagged when its score is strictly above it,
@@ -66,7 +69,8 @@ def threshold_at_fpr(non_member_scores, fpr):
     return float(np.quantile(non_member_scores, 1 - fpr, method="higher"))
 
 
-def most_exposed(is_member, scores, *, top=10, fpr=0.01):
+def most_exposed(is_member: ArrayLike, scores: ArrayLike, *, top: int = 10,
+                 fpr: float = 0.01) -> list[tuple[int, float, bool]]:
     """The ``top`` highest-scoring members as ``(index, score, flagged)`` rows, where
     ``flagged`` says whether the score passes the threshold that flags ``fpr`` of the
     non-members (an auditor's view: it uses the true membership).

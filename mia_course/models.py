@@ -6,6 +6,8 @@ The defaults are chosen to overfit visibly (train accuracy near 100%, test accur
 clearly lower): the model the course attacks. ``weight_decay`` and ``dropout`` are the
 regularization knobs of the defenses lessons.
 """
+from typing import Self
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -15,6 +17,7 @@ from mia_course._validation import check_int, check_labels, check_matrix, check_
 from mia_course.nets import BestEpoch, build_mlp, seed_from, torch_threads
 from mia_course.training.mlp import BatchedMLP
 from mia_course.training.registry import register_trainer
+from mia_course.typing import ArrayLike, RandomStateLike
 
 
 class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
@@ -25,8 +28,8 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, hidden_sizes: tuple[int, ...] = (256,), epochs: int = 30, lr: float = 3e-3,
                  batch_size: int = 64, weight_decay: float = 0.0, dropout: float = 0.0,
-                 random_state: int | None = None, device: str = "cpu", n_threads: int | None = 1,
-                 early_stopping: bool = False, validation_fraction: float = 0.1, patience: int = 3):
+                 random_state: RandomStateLike = None, device: str = "cpu", n_threads: int | None = 1,
+                 early_stopping: bool = False, validation_fraction: float = 0.1, patience: int = 3) -> None:
         self.hidden_sizes = hidden_sizes
         self.epochs = epochs
         self.lr = lr
@@ -40,7 +43,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.patience = patience
 
-    def _check_params(self):
+    def _check_params(self) -> tuple[int, ...]:
         sizes = self.hidden_sizes
         if isinstance(sizes, (int, np.integer)):
             sizes = (sizes,)
@@ -59,7 +62,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         check_int(self.patience, "patience", minimum=1)
         return sizes
 
-    def _prepare(self, X, y):
+    def _prepare(self, X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
         """Validated ``X``, class indices of ``y`` and hidden sizes; sets ``classes_``."""
         sizes = self._check_params()
         X = check_matrix(X, "X")
@@ -70,7 +73,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         return X, y_idx.astype(np.int64), sizes
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "TorchMLPClassifier":
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """Train on ``X`` (rows x features) and labels ``y``; returns ``self``."""
         X, y_idx, sizes = self._prepare(X, y)
         seed = seed_from(self.random_state)
@@ -121,11 +124,11 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         with torch.no_grad():
             return self.net_(torch.from_numpy(X).to(next(self.net_.parameters()).device)).cpu()
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities, rows x classes (columns in the order of ``classes_``)."""
         return torch.softmax(self._logits(X).double(), dim=1).numpy()
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The most probable class of each row."""
         return self.classes_[self._logits(X).argmax(dim=1).numpy()]
 

@@ -9,11 +9,13 @@ starts from exactly the weights a single fit with the same seed would. ``seed_fr
 scikit-learn's ``random_state`` into a torch seed; ``torch_threads`` runs a block with a
 chosen number of CPU threads.
 """
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
 from sklearn.utils import check_random_state
+
+from mia_course.typing import RandomStateLike
 
 
 def build_mlp(n_features: int, hidden_sizes: Sequence[int], n_classes: int,
@@ -31,7 +33,7 @@ def build_mlp(n_features: int, hidden_sizes: Sequence[int], n_classes: int,
     return torch.nn.Sequential(*layers)
 
 
-def seed_from(random_state) -> int:
+def seed_from(random_state: RandomStateLike) -> int:
     """An int seed from ``None``, an int or a ``numpy`` RandomState (sklearn convention).
 
     Introduced in notebooks/01_alice_and_the_ad_model.ipynb."""
@@ -60,7 +62,8 @@ class BestEpoch:
 
     Introduced in notebooks/08_regularization_and_data.ipynb."""
 
-    def __init__(self, net: torch.nn.Module, X_val, y_val, loss_fn, patience: int):
+    def __init__(self, net: torch.nn.Module, X_val: torch.Tensor | None, y_val: torch.Tensor | None,
+                 loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], patience: int) -> None:
         self.net, self.X_val, self.y_val, self.loss_fn, self.patience = net, X_val, y_val, loss_fn, patience
         self.best, self.best_state, self.waited = float("inf"), None, 0
 

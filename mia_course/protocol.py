@@ -8,6 +8,8 @@ its non-members the other half, and the other N - 1 models are its shadows. A he
 number is then a mean over targets with its spread, not one lucky draw, at the cost of a
 single training run.
 """
+from collections.abc import Iterable
+
 import numpy as np
 
 from mia_course._validation import check_int
@@ -15,9 +17,14 @@ from mia_course.lira import lira_scores, logit_confidence
 from mia_course.attacks import true_columns
 from mia_course.metrics import attack_summary, tpr_at_fpr
 from mia_course.queries import query_proba, shadow_answers
+from mia_course.training.registry import ShadowModels
+from mia_course.typing import ArrayLike, OutputDefense
+
+TargetResults = Iterable[tuple[ArrayLike, ArrayLike]]  # (is_member, scores) of each target
 
 
-def target_phis(models, X, y, n_targets, output_defense=None, n_queries=1):
+def target_phis(models: ShadowModels, X: ArrayLike, y: ArrayLike, n_targets: int,
+                output_defense: OutputDefense | None = None, n_queries: int = 1) -> np.ndarray:
     """``[n_targets, n_rows]``: the logit confidences each of the first ``n_targets`` models
     gives through its API (``output_defense``; ``n_queries`` answers averaged).
 
@@ -29,8 +36,9 @@ def target_phis(models, X, y, n_targets, output_defense=None, n_queries=1):
                      for t in range(n_targets)])
 
 
-def lira_each_target(models, masks, X, y, n_targets, *, output_defense=None, n_queries=1,
-                     adaptive=True, fixed_variance=False):
+def lira_each_target(models: ShadowModels, masks: np.ndarray, X: ArrayLike, y: ArrayLike, n_targets: int, *,
+                     output_defense: OutputDefense | None = None, n_queries: int = 1, adaptive: bool = True,
+                     fixed_variance: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
     """``[(is_member, scores), ...]``, one per target: online LiRA with the other models as
     shadows. The target answers through ``output_defense``; ``adaptive`` reads the shadows
     through it too (else they answer raw, as for an attacker who ignores the defense).
@@ -47,7 +55,7 @@ def lira_each_target(models, masks, X, y, n_targets, *, output_defense=None, n_q
     return out
 
 
-def summary_over_targets(results, fprs=(0.01,)):
+def summary_over_targets(results: TargetResults, fprs: Iterable[float] = (0.01,)) -> dict[str, tuple[float, float]]:
     """``{metric: (mean, standard deviation over targets)}`` of ``attack_summary`` over the
     ``(is_member, scores)`` pairs of ``results`` (AUC, advantage, TPR at each FPR).
 
@@ -57,7 +65,7 @@ def summary_over_targets(results, fprs=(0.01,)):
             for k in rows[0]}
 
 
-def roc_band(results, fpr_grid):
+def roc_band(results: TargetResults, fpr_grid: Iterable[float]) -> tuple[np.ndarray, np.ndarray]:
     """``(mean, sd)`` over targets of the TPR at each FPR of ``fpr_grid`` (``tpr_at_fpr``, no
     interpolation): a ROC curve with its spread over targets, for plots at low FPR.
 

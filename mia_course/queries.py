@@ -15,11 +15,13 @@ logarithm of about -690 that lies outside everything the shadows ever produced.
 import numpy as np
 
 from mia_course._validation import check_int, check_matrix, check_model
+from mia_course.training.registry import ShadowModels
+from mia_course.typing import ArrayLike, OutputDefense, ProbabilisticModel
 
 PROBABILITY_FLOOR = 1e-6
 
 
-def check_output_defense(output_defense, n_queries):
+def check_output_defense(output_defense: OutputDefense | None, n_queries: int) -> tuple[OutputDefense | None, int]:
     """``(output_defense, n_queries)`` checked: None or a callable, and an integer >= 1.
 
     Introduced in notebooks/10_output_perturbation.ipynb."""
@@ -29,7 +31,7 @@ def check_output_defense(output_defense, n_queries):
     return output_defense, check_int(n_queries, "n_queries", minimum=1)
 
 
-def query_proba(model, X, n_queries=1):
+def query_proba(model: ProbabilisticModel, X: ArrayLike, n_queries: int = 1) -> np.ndarray:
     """The mean of ``n_queries`` answers of ``model.predict_proba(X)``.
 
     Introduced in notebooks/10_output_perturbation.ipynb."""
@@ -45,23 +47,24 @@ class _Remembered:
     """A fitted model that remembers its last answer: a defense asked many times for the
     same rows recomputes only its own randomness, not the model."""
 
-    def __init__(self, model):
+    def __init__(self, model: ProbabilisticModel) -> None:
         self.model, self._X, self._P = model, None, None
         if hasattr(model, "classes_"):
             self.classes_ = np.asarray(model.classes_)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         X = check_matrix(X, "X")
         if self._X is None or self._X.shape != X.shape or not np.array_equal(self._X, X):
             self._X, self._P = X, np.asarray(self.model.predict_proba(X), dtype=np.float64)
         return self._P.copy()
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         P = self.predict_proba(X)
         return getattr(self, "classes_", np.arange(P.shape[1]))[P.argmax(axis=1)]
 
 
-def shadow_answers(shadows, X, output_defense=None, n_queries=1):
+def shadow_answers(shadows: ShadowModels, X: ArrayLike, output_defense: OutputDefense | None = None,
+                   n_queries: int = 1) -> np.ndarray:
     """``[n_models, n_rows, n_classes]``: each shadow's probabilities on ``X`` as the attacked
     API would answer them (through ``output_defense``, averaged over ``n_queries`` calls).
 

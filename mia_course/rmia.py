@@ -15,6 +15,8 @@ For one target and a fixed ``Z`` the score is an increasing function of the rati
 the size of ``Z`` do not change the ROC: the gain over a plain confidence attack comes from
 dividing by ``p(x)`` (how easy ``x`` is for models that never saw it) and from ``a``.
 """
+from typing import Self
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -25,9 +27,10 @@ from mia_course.attack_base import MembershipAttack
 from mia_course.attacks import check_query, true_class_probs, true_columns
 from mia_course.queries import PROBABILITY_FLOOR, check_output_defense, query_proba, shadow_answers
 from mia_course.shadows import train_on_random_halves
+from mia_course.typing import ArrayLike, Estimator, OutputDefense, RandomStateLike
 
 
-def rmia_scores(ratio_x, ratio_z, gamma=1.0):
+def rmia_scores(ratio_x: ArrayLike, ratio_z: ArrayLike, gamma: float = 1.0) -> np.ndarray:
     """Fraction of population ratios ``ratio_z`` that each ``ratio_x`` beats by ``gamma``:
     ``mean_z [ratio_x / ratio_z > gamma]``, computed with a sort instead of a double loop.
 
@@ -42,7 +45,7 @@ def rmia_scores(ratio_x, ratio_z, gamma=1.0):
     return (beaten + 0.5 * within) / len(ratio_z)
 
 
-def offline_probability(p_out, a=0.3):
+def offline_probability(p_out: ArrayLike, a: float = 0.3) -> np.ndarray:
     """``p(x)`` from OUT reference models only: ``((1 + a) p_out + (1 - a)) / 2`` stands in
     for the average with the missing IN models (the paper's offline variant).
 
@@ -50,7 +53,8 @@ def offline_probability(p_out, a=0.3):
     return ((1 + a) * np.asarray(p_out, float) + (1 - a)) / 2
 
 
-def fit_offline_a(p_refs, masks, p_refs_z, grid=np.linspace(0.0, 1.0, 21)):
+def fit_offline_a(p_refs: np.ndarray, masks: np.ndarray, p_refs_z: np.ndarray,
+                  grid: np.ndarray = np.linspace(0.0, 1.0, 21)) -> float:
     """The paper's way to choose ``a``: each reference model in turn plays the target, the
     others (those that did not train on a record) are its OUT references; ``a`` is the grid
     value whose ratio ``p_k(x) / p(x)`` best separates the reference's own training records
@@ -92,8 +96,10 @@ class RMIA(MembershipAttack):
     fitted_attribute = "references_"
     fit_signature = "fit(X_population, y_population)"
 
-    def __init__(self, reference_model=None, n_references=2, online=False, gamma=1.0,
-                 offline_a=None, z_fraction=0.25, output_defense=None, n_queries=1, random_state=None):
+    def __init__(self, reference_model: Estimator | None = None, n_references: int = 2, online: bool = False,
+                 gamma: float = 1.0, offline_a: float | None = None, z_fraction: float = 0.25,
+                 output_defense: OutputDefense | None = None, n_queries: int = 1,
+                 random_state: RandomStateLike = None) -> None:
         self.reference_model = reference_model
         self.n_references = n_references
         self.online = online
@@ -104,7 +110,7 @@ class RMIA(MembershipAttack):
         self.n_queries = n_queries
         self.random_state = random_state
 
-    def fit(self, X_population, y_population):
+    def fit(self, X_population: ArrayLike, y_population: ArrayLike) -> Self:
         n = check_int(self.n_references, "n_references", minimum=1)
         check_real(self.gamma, "gamma", minimum=0.0, strict_min=True)
         if self.offline_a is not None:
@@ -135,7 +141,7 @@ class RMIA(MembershipAttack):
                                     true_class_probs(shadow_answers(self.references_, self.X_z_, defense, n_queries), col_z))
         return self
 
-    def reference_probability(self, X, y):
+    def reference_probability(self, X: ArrayLike, y: ArrayLike) -> np.ndarray:
         """``p(x)``: the references' mean probability for each row's true label (offline:
         with the ``a`` correction), floored at ``PROBABILITY_FLOOR``."""
         self.check_fitted()

@@ -6,12 +6,11 @@ Each record must be IN some shadows and OUT of others. ``random_halves`` draws t
 complementary pairs; ``train_on_random_halves`` trains one model per mask with
 ``mia_course.training.registry.train_shadow_models`` (many models at once).
 """
-from typing import Any
-
 import numpy as np
 
 from mia_course.models import TorchMLPClassifier
 from mia_course.training.registry import ShadowModels, train_shadow_models
+from mia_course.typing import ArrayLike, Estimator
 
 
 def random_halves(n_models: int, n_records: int, rng: np.random.RandomState) -> np.ndarray:
@@ -30,7 +29,7 @@ def random_halves(n_models: int, n_records: int, rng: np.random.RandomState) -> 
     return masks
 
 
-def distinct_records(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def distinct_records(X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """``(first, inverse)``: one index per distinct record (features and label), in order of
     first appearance, and for each row the number of its distinct record.
 
@@ -44,7 +43,7 @@ def distinct_records(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return first[order], rank[np.ravel(inverse)]
 
 
-def default_shadow_model() -> Any:
+def default_shadow_model() -> TorchMLPClassifier:
     """The shadow (reference) model an attack trains when given none: the course's
     ``TorchMLPClassifier`` with its default settings, the same architecture as the target.
 
@@ -52,7 +51,7 @@ def default_shadow_model() -> Any:
     return TorchMLPClassifier()
 
 
-def train_on_random_halves(estimator: Any, X: np.ndarray, y: np.ndarray, n_models: int,
+def train_on_random_halves(estimator: Estimator | None, X: ArrayLike, y: ArrayLike, n_models: int,
                            rng: np.random.RandomState) -> tuple[np.ndarray, ShadowModels]:
     """``(masks, shadows)``: ``n_models`` clones of ``estimator`` (None: the course's
     ``TorchMLPClassifier``) trained on ``random_halves`` of the *distinct* records of ``X, y``

@@ -14,10 +14,13 @@ from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
 from mia_course._validation import check_int, check_model, check_real
+from mia_course.typing import ProbabilisticModel, RandomStateLike
 
 
-def synthesize_records(model, n_records, n_features, *, conf_min=0.8, density=0.5,
-                       k_max=None, k_min=1, rej_max=10, max_steps=300, random_state=None):
+def synthesize_records(model: ProbabilisticModel, n_records: int, n_features: int, *, conf_min: float = 0.8,
+                       density: float = 0.5, k_max: int | None = None, k_min: int = 1, rej_max: int = 10,
+                       max_steps: int = 300,
+                       random_state: RandomStateLike = None) -> tuple[np.ndarray, np.ndarray, int]:
     """``n_records`` binary records per class that ``model`` classifies confidently.
 
     Returns ``(X, y, n_queries)``: the records (float32), the class each was searched

@@ -9,8 +9,8 @@ calibrated by Opacus's RDP accountant to reach ``target_epsilon`` at ``delta``).
 every attack runs on it unchanged.
 """
 import warnings
+from typing import Self
 
-import numpy as np
 import torch
 
 from mia_course.accounting import check_privacy
@@ -18,6 +18,7 @@ from mia_course.models import TorchMLPClassifier
 from mia_course.nets import BestEpoch, build_mlp, seed_from, torch_threads
 from mia_course.training.dp_stacked import BatchedDPMLP
 from mia_course.training.registry import register_trainer
+from mia_course.typing import ArrayLike, RandomStateLike
 
 
 class DPMLPClassifier(TorchMLPClassifier):
@@ -33,8 +34,8 @@ class DPMLPClassifier(TorchMLPClassifier):
     def __init__(self, target_epsilon: float = 1.0, delta: float = 1e-5, max_grad_norm: float = 1.0,
                  hidden_sizes: tuple[int, ...] = (256,), epochs: int = 30, lr: float = 1e-2,
                  batch_size: int = 64, weight_decay: float = 0.0, dropout: float = 0.0,
-                 random_state: int | None = None, device: str = "cpu", n_threads: int | None = 1,
-                 early_stopping: bool = False, validation_fraction: float = 0.1, patience: int = 3):
+                 random_state: RandomStateLike = None, device: str = "cpu", n_threads: int | None = 1,
+                 early_stopping: bool = False, validation_fraction: float = 0.1, patience: int = 3) -> None:
         super().__init__(hidden_sizes=hidden_sizes, epochs=epochs, lr=lr, batch_size=batch_size,
                          weight_decay=weight_decay, dropout=dropout, random_state=random_state,
                          device=device, n_threads=n_threads, early_stopping=early_stopping,
@@ -43,7 +44,7 @@ class DPMLPClassifier(TorchMLPClassifier):
         self.delta = delta
         self.max_grad_norm = max_grad_norm
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "DPMLPClassifier":
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """Private training; sets ``epsilon_`` (Opacus's accountant) and ``noise_multiplier_``."""
         check_privacy(self.target_epsilon, self.delta, self.max_grad_norm)
         X, y_idx, sizes = self._prepare(X, y)

@@ -9,13 +9,15 @@ was in the batch, (4) divide by the expected batch size and take a step. The pri
 accounting (how much epsilon the steps add up to) is *not* written here: it comes from
 Opacus's accountant (``dp_models``).
 """
+from collections.abc import Mapping
+
 import torch
 from torch.func import functional_call, grad, vmap
 
 from mia_course._validation import check_real
 
 
-def per_sample_gradients(model, X, y):
+def per_sample_gradients(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
     """``{name: [batch, *param.shape]}``: each example's gradient of its own loss.
 
     Introduced in notebooks/09_differential_privacy.ipynb."""
@@ -28,7 +30,8 @@ def per_sample_gradients(model, X, y):
     return vmap(grad(loss_of_one), in_dims=(None, 0, 0))(params, X, y)
 
 
-def clip_per_sample(grads, max_grad_norm):
+def clip_per_sample(grads: Mapping[str, torch.Tensor],
+                    max_grad_norm: float) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Scale each example's gradient (all parameters together) to norm <= ``max_grad_norm``.
 
     Introduced in notebooks/09_differential_privacy.ipynb."""
@@ -39,7 +42,8 @@ def clip_per_sample(grads, max_grad_norm):
     return {k: g * scale.view(-1, *([1] * (g.dim() - 1))) for k, g in grads.items()}, norms
 
 
-def noisy_gradient(clipped, max_grad_norm, noise_multiplier, expected_batch_size, generator=None):
+def noisy_gradient(clipped: Mapping[str, torch.Tensor], max_grad_norm: float, noise_multiplier: float,
+                   expected_batch_size: float, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """Sum of the clipped gradients plus N(0, (noise_multiplier * C)^2) noise, divided by the
     expected batch size (as Opacus does with Poisson sampling).
 
@@ -53,8 +57,9 @@ def noisy_gradient(clipped, max_grad_norm, noise_multiplier, expected_batch_size
     return out
 
 
-def dp_sgd_step(model, X, y, *, lr, max_grad_norm, noise_multiplier, expected_batch_size=None,
-                generator=None):
+def dp_sgd_step(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, *, lr: float, max_grad_norm: float,
+                noise_multiplier: float, expected_batch_size: float | None = None,
+                generator: torch.Generator | None = None) -> torch.Tensor:
     """One DP-SGD step on ``model`` (in place) with the batch ``X, y``; returns the
     per-example gradient norms before clipping.
 

@@ -11,24 +11,25 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_matrix, check_model, check_real
+from mia_course.typing import ArrayLike, ProbabilisticModel, RandomStateLike
 
 
 class _OutputWrapper:
-    def __init__(self, model):
+    def __init__(self, model: ProbabilisticModel) -> None:
         self.model = check_model(model)
         self.classes_ = np.asarray(getattr(model, "classes_", None)) if hasattr(model, "classes_") else None
 
-    def _raw(self, X):
+    def _raw(self, X: ArrayLike) -> np.ndarray:
         return np.asarray(self.model.predict_proba(check_matrix(X, "X")), dtype=np.float64)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The wrapped model's labels (never changed by the wrapper)."""
         P = self._raw(X)
         classes = self.classes_ if self.classes_ is not None else np.arange(P.shape[1])
         return classes[P.argmax(axis=1)]
 
 
-def keep_top_class(P_new, top):
+def keep_top_class(P_new: np.ndarray, top: np.ndarray) -> np.ndarray:
     """Swap columns so that each row's largest entry sits in column ``top[i]`` again."""
     P_new = P_new.copy()
     rows = np.arange(len(top))
@@ -47,13 +48,13 @@ class NoisyOutputs(_OutputWrapper):
 
     Introduced in notebooks/10_output_perturbation.ipynb."""
 
-    def __init__(self, model, scale, random_state=None):
+    def __init__(self, model: ProbabilisticModel, scale: float, random_state: RandomStateLike = None) -> None:
         super().__init__(model)
         self.scale = check_real(scale, "scale", minimum=0.0)
         self.random_state = random_state
         self._rng = check_random_state(random_state)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         P = self._raw(X)
         noisy = np.clip(P + self._rng.normal(0.0, self.scale, P.shape), 0.0, None)
         noisy[noisy.sum(axis=1) == 0] = 1.0  # all clipped: fall back to uniform
@@ -68,11 +69,11 @@ class RoundedOutputs(_OutputWrapper):
 
     Introduced in notebooks/10_output_perturbation.ipynb."""
 
-    def __init__(self, model, decimals):
+    def __init__(self, model: ProbabilisticModel, decimals: int) -> None:
         super().__init__(model)
         self.decimals = check_int(decimals, "decimals", minimum=0)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         P = self._raw(X)
         top = P.argmax(axis=1)
         step = 10.0 ** -self.decimals
@@ -88,7 +89,7 @@ class LabelOnlyOutputs(_OutputWrapper):
 
     Introduced in notebooks/10_output_perturbation.ipynb."""
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         P = self._raw(X)
         out = np.zeros_like(P)
         out[np.arange(len(P)), P.argmax(axis=1)] = 1.0
