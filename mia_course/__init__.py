@@ -2,7 +2,7 @@
 __version__ = "0.2.0"
 
 
-def setup_notebook():
+def setup_notebook() -> None:
     """Quiet known library warnings and set the course's plot style (call once per lesson).
 
     Introduced in notebooks/00_start_here.ipynb.
@@ -29,6 +29,7 @@ def setup_notebook():
 
 # ---- the public API, loaded lazily (PEP 562): ``import mia_course`` stays light (no torch) ----
 import os as _os
+from typing import Any as _Any
 
 # OpenMP threads that spin while waiting steal a busy laptop's cores from each other (64 shadows:
 # 2.3 s idle, 5.9 s next to one busy process): sleep instead, unless the user chose. This must
@@ -53,7 +54,7 @@ _HOMES = {
 __all__ = ["__version__", "setup_notebook", *_HOMES]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> _Any:
     """Import a public name's module on first use (PEP 562)."""
     if name not in _HOMES:
         raise AttributeError(f"module 'mia_course' has no attribute {name!r}")

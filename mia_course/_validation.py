@@ -1,10 +1,14 @@
 """Input checks shared by every public function: clear errors, raised before any work."""
 import numbers
+from typing import TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+_Model = TypeVar("_Model")
 
 
-def check_int(value, name, *, minimum=None, maximum=None):
+def check_int(value: object, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
     value = int(value)
@@ -15,7 +19,8 @@ def check_int(value, name, *, minimum=None, maximum=None):
     return value
 
 
-def check_real(value, name, *, minimum=None, maximum=None, strict_min=False, strict_max=False):
+def check_real(value: object, name: str, *, minimum: float | None = None, maximum: float | None = None,
+               strict_min: bool = False, strict_max: bool = False) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
     value = float(value)
@@ -28,7 +33,7 @@ def check_real(value, name, *, minimum=None, maximum=None, strict_min=False, str
     return value
 
 
-def check_matrix(X, name="X"):
+def check_matrix(X: ArrayLike, name: str = "X") -> np.ndarray:
     """A non-empty 2-D float32 array without NaN or infinity."""
     if X is None or isinstance(X, (str, bytes)):
         raise TypeError(f"{name}: expected a 2-D array of numbers, got {type(X).__name__}")
@@ -45,7 +50,7 @@ def check_matrix(X, name="X"):
     return X
 
 
-def check_vector(v, name, *, n=None, dtype=np.float64):
+def check_vector(v: ArrayLike, name: str, *, n: int | None = None, dtype: DTypeLike = np.float64) -> np.ndarray:
     """A non-empty 1-D array (of length ``n`` if given) without NaN or infinity."""
     if v is None or isinstance(v, (str, bytes)):
         raise TypeError(f"{name}: expected a 1-D array, got {type(v).__name__}")
@@ -64,7 +69,7 @@ def check_vector(v, name, *, n=None, dtype=np.float64):
     return v
 
 
-def check_labels(y, name="y", *, n=None):
+def check_labels(y: ArrayLike, name: str = "y", *, n: int | None = None) -> np.ndarray:
     """Integer class labels (a 1-D array of whole numbers)."""
     y = check_vector(y, name, n=n, dtype=np.float64)
     if not np.all(y == np.round(y)):
@@ -72,7 +77,7 @@ def check_labels(y, name="y", *, n=None):
     return y.astype(np.int64)
 
 
-def check_class_labels(y, name="y", *, n=None):
+def check_class_labels(y: ArrayLike, name: str = "y", *, n: int | None = None) -> np.ndarray:
     """Class labels of any kind: whole numbers (as int64, like ``check_labels``) or strings
     such as ``"click"``/``"no-click"`` (kept as they are; attacks map them through
     ``model.classes_``)."""
@@ -88,7 +93,7 @@ def check_class_labels(y, name="y", *, n=None):
     return arr
 
 
-def check_membership(is_member, name="is_member", *, n=None):
+def check_membership(is_member: ArrayLike, name: str = "is_member", *, n: int | None = None) -> np.ndarray:
     """A boolean/0-1 vector with at least one member and one non-member."""
     v = check_vector(is_member, name, n=n, dtype=np.float64)
     if not np.all((v == 0) | (v == 1)):
@@ -99,7 +104,7 @@ def check_membership(is_member, name="is_member", *, n=None):
     return v
 
 
-def check_probabilities(P, name="probabilities"):
+def check_probabilities(P: ArrayLike, name: str = "probabilities") -> np.ndarray:
     """Rows of class probabilities in [0, 1] that sum to 1."""
     P = np.asarray(P, dtype=np.float64)
     if P.ndim != 2 or P.shape[0] == 0:
@@ -111,7 +116,7 @@ def check_probabilities(P, name="probabilities"):
     return P
 
 
-def check_model(model, name="model", method="predict_proba"):
+def check_model(model: _Model, name: str = "model", method: str = "predict_proba") -> _Model:
     if not callable(getattr(model, method, None)):
         raise TypeError(f"{name}: expected a fitted classifier with a {method}() method, "
                         f"got {type(model).__name__}")

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 FOLDERS = ("notebooks", "exercises")  # never solutions/: they hold the answers
@@ -31,7 +32,7 @@ NBGRADER_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader",
                               "nbgrader.server_extensions.course_list")
 
 
-def lessons_source():
+def lessons_source() -> Path:
     """The folder that holds ``notebooks/`` and ``exercises/``: inside the installed package
     (a wheel ships them in ``mia_course/lessons/``), or the repository of an editable install."""
     here = Path(__file__).resolve().parent
@@ -46,7 +47,8 @@ def _sha256(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def copy_lessons(dest, *, force=False, source=None):
+def copy_lessons(dest: str | os.PathLike[str], *, force: bool = False,
+                 source: str | os.PathLike[str] | None = None) -> dict[str, list[str]]:
     """Copy the lessons and exercises into ``dest``; returns ``{"copied", "updated", "unchanged",
     "kept"}`` (lists of paths relative to ``dest``). ``kept`` are copies the learner changed,
     left alone unless ``force``."""
@@ -80,7 +82,7 @@ def copy_lessons(dest, *, force=False, source=None):
     return report
 
 
-def write_workspace_config(dest):
+def write_workspace_config(dest: str | os.PathLike[str]) -> Path:
     """JupyterLab settings for the learner's workspace: nbgrader's tools off. Returns the folder
     to put on ``JUPYTER_CONFIG_PATH``."""
     config = Path(dest) / CONFIG_DIR
@@ -92,7 +94,7 @@ def write_workspace_config(dest):
     return config
 
 
-def lab_command(dest, extra_args=()):
+def lab_command(dest: str | os.PathLike[str], extra_args: Iterable[str] = ()) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that open JupyterLab in ``dest`` on the first lesson."""
     dest = Path(dest).resolve()
     config = write_workspace_config(dest)
@@ -116,7 +118,7 @@ def _print_report(dest, report):
               f"mia-course lessons {dest} --force")
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """The ``mia-course`` command line (``mia-course --help``); returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="mia-course", description="The membership inference course: copy its lessons and "

@@ -15,9 +15,12 @@ cached by what it depends on, so a control change redoes only what it must:
 - each attack's scores depend on all of that; choosing which attacks to show costs nothing.
 """
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from opacus.accountants import RDPAccountant
 
 from mia_course._validation import check_int, check_real
@@ -28,7 +31,7 @@ from mia_course.models import TorchMLPClassifier
 from mia_course.nets import seed_from
 from mia_course.playground_attacks import ATTACKS, attack_scores, model_api
 from mia_course.shadows import random_halves
-from mia_course.training.registry import train_shadow_models
+from mia_course.training.registry import ShadowModels, train_shadow_models
 
 OUTPUTS = ("probabilities", "noise", "rounding", "label only")
 DEFAULTS = {"n_members": 500, "hidden_units": 256, "epochs": 30, "l2": 0.0, "dropout": 0.0,
@@ -38,7 +41,7 @@ TRAINING_KEYS = ("n_members", "hidden_units", "epochs", "l2", "dropout", "epsilo
 OUTPUT_KEYS = ("output", "noise_scale", "decimals")
 
 
-def check_settings(settings):
+def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     """A complete, validated copy of ``settings`` (names from ``DEFAULTS``).
 
     ``epsilon=None`` trains without differential privacy.
@@ -64,7 +67,7 @@ def check_settings(settings):
     return s
 
 
-def training_key(settings):
+def training_key(settings: Mapping[str, Any]) -> tuple[Any, ...]:
     """What the trained models depend on: two settings with the same key share the target
     and its shadows (the output defense and the attack choice are not in it).
 
@@ -72,7 +75,7 @@ def training_key(settings):
     return tuple(check_settings(settings)[k] for k in TRAINING_KEYS)
 
 
-def where_record_lands(is_member, scores, index, fpr=0.01):
+def where_record_lands(is_member: ArrayLike, scores: ArrayLike, index: int, fpr: float = 0.01) -> tuple[float, bool]:
     """``(share, flagged)`` for record ``index``: the share of non-members whose score is
     strictly below its score, and whether its score is strictly above the threshold that
     flags at most ``fpr`` of the non-members (``metrics.threshold_at_fpr``: their ``1 - fpr``
@@ -96,7 +99,8 @@ class PlaygroundData:
     alice_index: int
 
 
-def make_playground_data(n_members, n_population=1000, random_state=0):
+def make_playground_data(n_members: int, n_population: int = 1000,
+                         random_state: int | np.random.RandomState | None = 0) -> PlaygroundData:
     """``n_members`` members (Alice among them), as many non-members, and ``n_population``
     other users that the attacker can draw on (RMIA's comparison records).
 
@@ -110,7 +114,7 @@ def make_playground_data(n_members, n_population=1000, random_state=0):
                           y_population=users.y[2 * n:], alice_index=n - 1)
 
 
-def model_for(settings, random_state=0):
+def model_for(settings: Mapping[str, Any], random_state: int | np.random.RandomState | None = 0) -> TorchMLPClassifier:
     """The estimator the settings describe: the course's MLP, or its DP-SGD twin.
 
     Introduced in notebooks/13_playground.ipynb."""
@@ -125,17 +129,18 @@ def model_for(settings, random_state=0):
 class Trained:
     """The target (model 0 of ``stack``), its shadows' masks, the shadows' probabilities on
     members, non-members and population (in that order), and the accountant's epsilon."""
-    stack: object
+    stack: ShadowModels
     shadow_masks: np.ndarray
     shadow_proba: np.ndarray
     epsilon: float
 
     @property
-    def target(self):
+    def target(self) -> Any:
         return self.stack.model(0)
 
 
-def train_target_and_shadows(data, settings, random_state=0):
+def train_target_and_shadows(data: PlaygroundData, settings: Mapping[str, Any],
+                             random_state: int | np.random.RandomState | None = 0) -> Trained:
     """The target on the members and ``n_shadows`` shadows on random halves of members +
     non-members, trained as one batched model. DP models report Opacus's RDP accountant.
 
@@ -159,17 +164,17 @@ def train_target_and_shadows(data, settings, random_state=0):
 @dataclass
 class PlaygroundResult:
     """Everything one playground update shows."""
-    settings: dict
+    settings: dict[str, Any]
     is_member: np.ndarray
-    scores: dict  # attack -> scores of members then non-members
+    scores: dict[str, np.ndarray]  # attack -> scores of members then non-members
     train_accuracy: float
     test_accuracy: float
     epsilon: float  # the accountant's epsilon (inf: no DP)
     alice_index: int
-    alice_click: tuple  # the API's click probability for Alice, with and without the rare site
+    alice_click: tuple[float, float]  # the API's click probability for Alice, with and without the rare site
     retrained: bool
 
-    def attack_rows(self):
+    def attack_rows(self) -> list[dict[str, Any]]:
         """Per attack: AUC, TPR at 0.1% and 1% FPR, and where Alice lands (the share of
         non-members she outscores; flagged = she passes the 1%-FPR threshold)."""
         rows = []
@@ -187,7 +192,7 @@ class Playground:
 
     Introduced in notebooks/13_playground.ipynb."""
 
-    def __init__(self, random_state=0, n_population=1000, cache_size=64, **settings):
+    def __init__(self, random_state: int = 0, n_population: int = 1000, cache_size: int = 64, **settings: Any):
         self.random_state = check_int(random_state, "random_state", minimum=0)
         self.n_population = check_int(n_population, "n_population", minimum=1)
         self.cache_size = check_int(cache_size, "cache_size", minimum=4)
@@ -198,7 +203,7 @@ class Playground:
         train = training_key(s)
         return train, train + tuple(s[k] for k in OUTPUT_KEYS)
 
-    def needs_training(self, **changes):
+    def needs_training(self, **changes: Any) -> bool:
         """Whether ``update(**changes)`` has to train models (so a front end can say so)."""
         return ("train", self._keys(check_settings({**self.settings, **changes}))[0]) not in self._cache
 
@@ -211,7 +216,7 @@ class Playground:
             self._cache.popitem(last=False)
         return value
 
-    def update(self, **changes):
+    def update(self, **changes: Any) -> PlaygroundResult:
         """Apply ``changes`` to the settings and return the result (validated first)."""
         s = check_settings({**self.settings, **changes})
         self.settings = s

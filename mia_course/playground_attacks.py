@@ -3,7 +3,11 @@
 Introduced in notebooks/13_playground.ipynb. The engine (``mia_course.playground``) trains the
 target and its shadows once; these functions turn its stored answers into membership scores.
 """
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from mia_course.attacks import LossThresholdAttack, true_class_probs, true_columns
 from mia_course.defenses.outputs import LabelOnlyOutputs, NoisyOutputs, RoundedOutputs
@@ -15,7 +19,8 @@ from mia_course.rmia import offline_probability, rmia_scores
 ATTACKS = ("loss", "LiRA", "LiRA adaptive", "RMIA", "label-only")
 
 
-def model_api(model, output, *, noise_scale=0.1, decimals=1, random_state=0):
+def model_api(model: Any, output: str, *, noise_scale: float = 0.1, decimals: int = 1,
+              random_state: int | np.random.RandomState | None = 0) -> Any:
     """What the attacker can query: the model behind the chosen output defense.
 
     Introduced in notebooks/13_playground.ipynb."""
@@ -34,16 +39,17 @@ class StoredAnswers:
 
     Introduced in notebooks/13_playground.ipynb."""
 
-    def __init__(self, P, classes):
+    def __init__(self, P: np.ndarray, classes: ArrayLike):
         self.P, self.classes_ = P, classes
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         if len(X) != len(self.P):
             raise ValueError(f"X: the stored answers cover {len(self.P)} rows, got {len(X)}")
         return self.P
 
 
-def attack_scores(attack, api, trained, data, random_state=0, output_defense=None):
+def attack_scores(attack: str, api: Any, trained: Any, data: Any, random_state: int | np.random.RandomState | None = 0,
+                  output_defense: Callable[[Any], Any] | None = None) -> np.ndarray:
     """One attack's membership scores for members then non-members (``data.X``).
 
     LiRA (online, fixed variance) and RMIA (offline: only the shadows that did not train

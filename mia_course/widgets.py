@@ -9,13 +9,16 @@ reads its controls, calls them, and shows what they return.
 import html
 import io
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from mia_course.playground import OUTPUTS, Playground
+from mia_course.playground import OUTPUTS, Playground, PlaygroundResult
 from mia_course.playground_attacks import ATTACKS
 from mia_course.plots import plot_roc_curves, plot_score_histograms
 
@@ -37,7 +40,7 @@ CONTROLS = {
 }
 
 
-def make_control(name, value):
+def make_control(name: str, value: Any) -> widgets.ValueWidget:
     """The ipywidget for one setting, starting at ``value`` (it must be one of the options).
 
     Introduced in notebooks/13_playground.ipynb."""
@@ -58,7 +61,7 @@ def make_control(name, value):
                                    continuous_update=False, style=style)
 
 
-def summary_html(result):
+def summary_html(result: PlaygroundResult) -> str:
     """The result as an HTML table: accuracy, epsilon, Alice, and one row per attack.
 
     Introduced in notebooks/13_playground.ipynb."""
@@ -77,7 +80,7 @@ def summary_html(result):
     return f"{head}<table><tr>{heads}</tr>{cells}</table>"
 
 
-def playground_figure(result):
+def playground_figure(result: PlaygroundResult) -> Figure:
     """Log-log ROC of the chosen attacks (left) and member vs non-member score histograms,
     one per attack, with Alice marked (right).
 
@@ -112,7 +115,7 @@ def playground_figure(result):
     return fig
 
 
-def figure_png(fig):
+def figure_png(fig: Figure) -> bytes:
     """The figure as PNG bytes (then closed, so a notebook does not show it twice)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80)
@@ -120,7 +123,7 @@ def figure_png(fig):
     return buffer.getvalue()
 
 
-def static_html(widget):
+def static_html(widget: "PlaygroundWidget") -> str:
     """What a page without a kernel shows in place of the widget: a note, its table and its plot
     as they first appeared.
 
@@ -140,7 +143,8 @@ class PlaygroundWidget:
 
     Introduced in notebooks/13_playground.ipynb."""
 
-    def __init__(self, controls=tuple(CONTROLS), playground=None, **settings):
+    def __init__(self, controls: Sequence[str] = tuple(CONTROLS), playground: Playground | None = None,
+                 **settings: Any):
         unknown = [c for c in controls if c not in CONTROLS]
         if unknown or isinstance(controls, str):
             raise ValueError(f"controls: expected names from {sorted(CONTROLS)}, got {controls!r}")
@@ -170,12 +174,12 @@ class PlaygroundWidget:
     def _changed(self, change):
         self.refresh()
 
-    def settings(self):
+    def settings(self) -> dict[str, Any]:
         """The controls' current values, as ``Playground.update`` takes them."""
         return {name: None if control.value == OFF else control.value
                 for name, control in self.controls.items()}
 
-    def refresh(self):
+    def refresh(self) -> None:
         """Recompute (from the cache where possible) and redraw."""
         start = time.perf_counter()
         settings = self.settings()

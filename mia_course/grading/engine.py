@@ -14,15 +14,16 @@ cells call it, so that nbgrader gives zero for a failure.
 import copy
 import importlib
 import pkgutil
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from mia_course.grading import checks, tripwire
 from mia_course.grading.limits import DEFAULT_TIMEOUT, call_limited
 
-REGISTRY = {}
+REGISTRY: dict[str, "Exercise"] = {}
 
 
 @dataclass
@@ -35,12 +36,12 @@ class Exercise:
     (``mia_course.grading.tripwire``). Introduced in docs/instructors.md."""
     name: str
     function_name: str
-    make_case: object
-    judge: object
-    default_cases: list
+    make_case: Callable[..., tuple[str, tuple[Any, ...], Any]]
+    judge: Callable[[Any, Any], str | None]
+    default_cases: list[dict[str, Any]]
     hidden_tests: bool = False
-    hint: object = None
-    references: tuple = ()
+    hint: Callable[[Exception], str | None] | None = None
+    references: tuple[Callable[..., Any] | str, ...] = ()
 
 
 @dataclass
@@ -58,14 +59,14 @@ class Report:
     kind: str  # "public" or "hidden"
     hidden_tests: bool
     planned: int = 0  # cases to run (some are skipped after a timeout or NotImplementedError)
-    results: list = field(default_factory=list)
-    notes: list = field(default_factory=list)
+    results: list[CaseResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
-    def passed(self):
+    def passed(self) -> bool:
         return bool(self.results) and all(r.passed for r in self.results)
 
-    def __str__(self):
+    def __str__(self) -> str:
         lines = [f"Check {self.exercise} ({self.kind} checks)"]
         for r in self.results:
             lines.append(f"  [PASS] {r.description}" if r.passed else
@@ -79,18 +80,18 @@ class Report:
 
     __repr__ = __str__
 
-    def _repr_pretty_(self, printer, cycle):
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))
 
 
-def register(exercise):
+def register(exercise: Exercise) -> Exercise:
     """Add an :class:`Exercise` to the registry (each module of ``mia_course.grading.checks``
     does it for its exercises). Introduced in docs/instructors.md."""
     REGISTRY[exercise.name] = exercise
     return exercise
 
 
-def _load():
+def _load() -> None:
     """Import every module of the checks package (found on disk, not listed by hand): importing
     one registers its exercises, so a new exercise notebook needs a new ``checks/exNN.py`` and
     nothing else. ``checks/__init__.py`` imports nothing and the engine names no ``exNN``
@@ -99,7 +100,7 @@ def _load():
         importlib.import_module(module.name)
 
 
-def get_exercise(name):
+def get_exercise(name: str) -> Exercise:
     """The registered :class:`Exercise` called ``name``; ValueError lists the valid names."""
     _load()
     if name not in REGISTRY:
@@ -107,13 +108,13 @@ def get_exercise(name):
     return REGISTRY[name]
 
 
-def exercise_names():
+def exercise_names() -> list[str]:
     """The names ``check`` accepts, sorted."""
     _load()
     return sorted(REGISTRY)
 
 
-def _resolve(exercise, obj):
+def _resolve(exercise: Exercise, obj: Any) -> tuple[Callable[..., Any] | None, str | None]:
     """The learner's function, or a message saying why it cannot be found."""
     if isinstance(obj, Mapping):
         if exercise.function_name not in obj:
@@ -125,7 +126,9 @@ def _resolve(exercise, obj):
     return obj, None
 
 
-def check(name, obj, *, seed=None, cases=None, kind="public", timeout=DEFAULT_TIMEOUT):
+def check(name: str, obj: Callable[..., Any] | Mapping[str, Any], *, seed: int | None = None,
+          cases: Iterable[Mapping[str, Any]] | None = None, kind: str = "public",
+          timeout: float = DEFAULT_TIMEOUT) -> Report:
     """Run exercise ``name`` on the learner's function ``obj`` (or a namespace such as
     ``globals()``) and return a :class:`Report`; print it, or let Jupyter show it.
 
@@ -175,7 +178,7 @@ def check(name, obj, *, seed=None, cases=None, kind="public", timeout=DEFAULT_TI
     return report
 
 
-def assert_passes(name, obj, **kwargs):
+def assert_passes(name: str, obj: Callable[..., Any] | Mapping[str, Any], **kwargs: Any) -> None:
     """Print ``check(name, obj, **kwargs)`` and raise AssertionError unless it passed.
 
     Returns None, so that a graded cell shows no value (nbgrader would read a value as a

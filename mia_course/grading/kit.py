@@ -4,10 +4,14 @@ Introduced in docs/instructors.md ("Adding or changing an exercise"). A check mo
 ``mia_course.grading.checks`` draws cases with these helpers and reads the learner's answer
 with :func:`as_numbers`; the engine (``mia_course.grading.engine``) never needs them.
 """
+from collections.abc import Iterable
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def as_numbers(out, what, shape=None):
+def as_numbers(out: Any, what: str, shape: tuple[int, ...] | None = None) -> tuple[np.ndarray | None, str | None]:
     """``(array, None)``, or ``(None, message)`` when the learner's ``out`` is not an array
     of numbers of ``shape`` (``what`` says what was expected, in words).
 
@@ -25,12 +29,12 @@ def as_numbers(out, what, shape=None):
     return arr, None
 
 
-def plural(n, word):
+def plural(n: int, word: str) -> str:
     """``"1 record"``, ``"3 records"``: a case's description in words."""
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def first_match(arr, candidates, **tol):
+def first_match(arr: np.ndarray, candidates: Iterable[tuple[ArrayLike, str]], **tol: float) -> str | None:
     """The message of the first candidate ``(values, message)`` that ``arr`` equals (within
     ``np.allclose(**tol)``), or None: how a judge names the learner's likely mistake."""
     for values, message in candidates:
@@ -40,14 +44,15 @@ def first_match(arr, candidates, **tol):
     return None
 
 
-def membership(rng, n_in, n_out, as_int=False):
+def membership(rng: np.random.Generator, n_in: int, n_out: int,
+               as_int: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
     """``(is_member, as handed to the learner, words)``: ``n_in`` members and ``n_out``
     non-members in random order, handed over as booleans or, with ``as_int``, as 0/1."""
     m = rng.permutation(np.arange(n_in + n_out) < n_in)
     return m, (m.astype(int) if as_int else m), (", is_member as 0/1 numbers" if as_int else "")
 
 
-def label_classes(n_classes, classes):
+def label_classes(n_classes: int, classes: ArrayLike | None) -> tuple[np.ndarray, str]:
     """``(classes, words)``: ``classes`` (default ``0 .. n_classes - 1``) and a description that
     names the labels when they are not column numbers."""
     classes = np.arange(n_classes) if classes is None else np.asarray(classes)
@@ -55,7 +60,7 @@ def label_classes(n_classes, classes):
     return classes, f"{len(classes)} classes" + (f" labelled {', '.join(map(str, classes))}" if odd else "")
 
 
-def hint_labels(err):
+def hint_labels(err: Exception) -> str | None:
     """The advice added to an IndexError: labels are not always column numbers."""
     if isinstance(err, IndexError):
         return "labels are not always column numbers: find each label's column in model.classes_"
@@ -68,11 +73,11 @@ class ToyModel:
     probabilities of exactly 0. (A case model the learner's function queries, not a test
     double: the checks of lessons 01-03 and 05 hand it to the learner.)"""
 
-    def __init__(self, rng, n_features, classes, sharpness=2.0):
+    def __init__(self, rng: np.random.Generator, n_features: int, classes: ArrayLike, sharpness: float = 2.0):
         self.classes_ = np.asarray(classes)
         self.coef_ = rng.normal(0.0, sharpness, (n_features, len(self.classes_)))
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         z = np.asarray(X, dtype=np.float64) @ self.coef_
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)

@@ -6,6 +6,8 @@ running over its time is stopped and reported, the remaining cases skipped).
 import signal
 import threading
 import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 DEFAULT_TIMEOUT = 3.0  # seconds per case
 
@@ -46,7 +48,8 @@ def _call_in_thread(fn, args, timeout):
     return box.get("value", ("timeout", None))
 
 
-def call_limited(fn, args, timeout=DEFAULT_TIMEOUT):
+def call_limited(fn: Callable[..., Any], args: Sequence[Any],
+                 timeout: float = DEFAULT_TIMEOUT) -> tuple[str, Any, list[warnings.WarningMessage]]:
     """``(status, value, warnings)``: status "ok" (value: the result), "error" (value: the
     exception) or "timeout". On the main thread (Jupyter, pytest) SIGALRM stops the call;
     elsewhere, or when another timer is running, the call waits in a thread (a stopped

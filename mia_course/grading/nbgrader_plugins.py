@@ -17,8 +17,10 @@ Introduced in docs/instructors.md (its ``nbgrader_config.py`` sets both). Needs 
 """
 import csv
 import re
+from typing import Any
 
-from nbgrader.api import MissingEntry
+from nbformat import NotebookNode
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
@@ -28,12 +30,12 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _FOLDERS = re.compile(r"(?<![\w:/.~-])~?/(?:[^\s/'\"<>]+/)+")  # "/a/b/" of "/a/b/c.py", not URLs
 
 
-def strip_paths(text):
+def strip_paths(text: str) -> str:
     """``text`` with the folders of absolute paths replaced by ``.../`` (file names kept)."""
     return _FOLDERS.sub(".../", _ANSI.sub("", text))
 
 
-def without_hidden_tests(source, begin="BEGIN HIDDEN TESTS", end="END HIDDEN TESTS"):
+def without_hidden_tests(source: str, begin: str = "BEGIN HIDDEN TESTS", end: str = "END HIDDEN TESTS") -> str:
     """``source`` with each hidden-test region (markers included) replaced by :data:`HIDDEN_NOTE`."""
     lines, inside = [], False
     for line in source.split("\n"):
@@ -53,7 +55,8 @@ class FeedbackWithoutHiddenTests(NbGraderPreprocessor):
     begin_hidden_tests_delimiter = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
     end_hidden_tests_delimiter = Unicode("END HIDDEN TESTS").tag(config=True)
 
-    def preprocess_cell(self, cell, resources, index):
+    def preprocess_cell(self, cell: NotebookNode, resources: dict[str, Any],
+                        index: int) -> tuple[NotebookNode, dict[str, Any]]:
         meta = cell.metadata.get("nbgrader", {})
         test_cell = cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")
         if test_cell:
@@ -81,7 +84,7 @@ class PerQuestionCsv(ExportPlugin):
     """``nbgrader export`` to a CSV (``--to``, default ``grades_per_question.csv``) with one
     column per graded cell; a written answer not graded yet reads ``ungraded``."""
 
-    def export(self, gradebook):
+    def export(self, gradebook: Gradebook) -> None:
         dest = self.to or "grades_per_question.csv"
         wanted, students = {str(a) for a in self.assignment}, {str(s) for s in self.student}
         assignments = [a for a in gradebook.assignments if not wanted or a.name in wanted]

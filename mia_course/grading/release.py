@@ -19,9 +19,12 @@ The output is deterministic: rerunning on unchanged sources rewrites identical f
 """
 import argparse
 import copy
+import os
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -40,22 +43,22 @@ def _nbgrader(cell):
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
-def is_solution(cell):
+def is_solution(cell: Mapping[str, Any]) -> bool:
     """True for a cell marked ``solution`` in its nbgrader metadata."""
     return bool(_nbgrader(cell).get("solution", False))
 
 
-def is_grade(cell):
+def is_grade(cell: Mapping[str, Any]) -> bool:
     """True for a cell marked ``grade`` in its nbgrader metadata."""
     return bool(_nbgrader(cell).get("grade", False))
 
 
-def is_locked(cell):
+def is_locked(cell: Mapping[str, Any]) -> bool:
     """True for a read-only cell: locked, or graded without being a solution (tests)."""
     return bool(_nbgrader(cell).get("locked", False)) or (is_grade(cell) and not is_solution(cell))
 
 
-def split_regions(source, begin, end, where="cell"):
+def split_regions(source: str, begin: str, end: str, where: str = "cell") -> list[tuple[bool, str]]:
     """``[(inside, line), ...]`` for the lines of ``source`` (marker lines included,
     counted as inside). Raises ReleaseError for nested or unterminated regions."""
     out, inside = [], False
@@ -109,7 +112,7 @@ def _add_tag(cell, tag):
         cell.metadata["tags"] = tags + [tag]
 
 
-def release_notebook(nb, name="notebook"):
+def release_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
     """The student version of the solution notebook ``nb`` (``nb`` is left unchanged)."""
     nb = copy.deepcopy(nb)
     nb.metadata.pop("celltoolbar", None)
@@ -131,7 +134,7 @@ def release_notebook(nb, name="notebook"):
     return nb
 
 
-def release(source="solutions", dest="exercises"):
+def release(source: str | os.PathLike[str] = "solutions", dest: str | os.PathLike[str] = "exercises") -> list[Path]:
     """Write ``dest/<name>.ipynb`` for every ``source/<name>.ipynb``; delete notebooks in
     ``dest`` without a source. Returns the written paths."""
     source, dest = Path(source), Path(dest)
@@ -150,7 +153,7 @@ def release(source="solutions", dest="exercises"):
     return written
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m mia_course.grading.release [--source solutions] [--dest exercises]``."""
     parser = argparse.ArgumentParser(prog="python -m mia_course.grading.release", description=__doc__.split("\n")[0])
     parser.add_argument("--source", default="solutions", help="solution notebooks (default: solutions)")

@@ -16,7 +16,10 @@ What it does not prevent: copying the reference's source into the notebook.
 """
 import importlib
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import CodeType
+from typing import Any
 
 MESSAGE = ("your function calls the course package's own `{name}`, the reference this check "
            "compares you with: this exercise asks for your own code")
@@ -24,7 +27,7 @@ MESSAGE = ("your function calls the course package's own `{name}`, the reference
 _allowed = [False]  # see allowed()
 
 
-def resolve(spec):
+def resolve(spec: str) -> Any:
     """The function named by ``"package.module:Name.attr"``."""
     module, _, qualname = spec.partition(":")
     obj = importlib.import_module(module)
@@ -33,7 +36,7 @@ def resolve(spec):
     return obj
 
 
-def reference_name(ref):
+def reference_name(ref: Callable[..., Any] | str) -> str:
     """``"package.module.Name.attr"``: how the message names a reference (a function, or a
     ``"module:Name.attr"`` string)."""
     if isinstance(ref, str):
@@ -41,14 +44,14 @@ def reference_name(ref):
     return f"{ref.__module__}.{ref.__qualname__}"
 
 
-def reference_codes(exercise):
+def reference_codes(exercise: Any) -> dict[CodeType, str]:
     """``{code object: "module.name"}`` of the references of ``exercise`` (an ``Exercise``)."""
     refs = tuple(getattr(exercise, "references", ()) or ())
     return {(resolve(ref) if isinstance(ref, str) else ref).__code__: reference_name(ref) for ref in refs}
 
 
 @contextmanager
-def allowed():
+def allowed() -> Iterator[None]:
     """Switch the tripwire off inside the block. For the package's own tests of the judges,
     which pass the reference itself (or a deliberate mistake built on it) as the learner's
     function; graded checks never use it."""
@@ -59,7 +62,7 @@ def allowed():
         _allowed[0] = before
 
 
-def watching(fn, codes, hits):
+def watching(fn: Callable[..., Any], codes: dict[CodeType, str], hits: list[str]) -> Callable[..., Any]:
     """``fn`` wrapped so that a call to one of ``codes`` while it runs (in its thread) appends
     the reference's name to ``hits``. Uses ``sys.settrace`` for 'call' events only (no line
     tracing), chained to a tracer already installed (a debugger, coverage)."""

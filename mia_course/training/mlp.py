@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from mia_course._validation import check_int, check_matrix
 from mia_course.nets import seed_from, torch_threads
@@ -53,7 +54,7 @@ class BatchedMLP(ShadowModels):
                           lr=est.lr, weight_decay=est.weight_decay, dropout=est.dropout)
         return self
 
-    def predict_proba(self, X: np.ndarray, models: Sequence[int] | None = None) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike, models: Sequence[int] | None = None) -> np.ndarray:
         """``[n_models, n_rows, n_classes]`` probabilities (or only ``models``, a list of indices)."""
         X = np.ascontiguousarray(check_matrix(X, "X"))  # torch refuses negative strides (X[::-1])
         if X.shape[1] != self.n_features_in_:
@@ -76,8 +77,8 @@ class OneShadow:
     def __init__(self, stack: BatchedMLP, k: int):
         self.stack, self.k, self.classes_ = stack, k, stack.classes_
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         return self.stack.predict_proba(X, models=[self.k])[0]
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
+from numpy.typing import ArrayLike
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
@@ -24,7 +25,7 @@ from mia_course._validation import check_class_labels, check_int, check_matrix
 TRAINERS: dict[type, type] = {}
 
 
-def register_trainer(estimator_type: type, trainer: type | None = None) -> Any:
+def register_trainer(estimator_type: type, trainer: type | None = None) -> type | Callable[[type], type]:
     """Register ``trainer`` as the fast way to train many ``estimator_type`` models at once.
 
     ``trainer(estimator, seeds, n_threads).fit(X, y, masks)`` must return a ``ShadowModels``
@@ -56,7 +57,7 @@ def trainer_for(estimator: Any) -> type | None:
     return trainer if accepts(estimator) else None
 
 
-def check_masks(masks: np.ndarray, n_records: int) -> np.ndarray:
+def check_masks(masks: ArrayLike, n_records: int) -> np.ndarray:
     """A boolean ``[n_models, n_records]`` array; every model gets at least one row.
 
     Introduced in notebooks/04_lira_and_rmia.ipynb."""
@@ -70,7 +71,7 @@ def check_masks(masks: np.ndarray, n_records: int) -> np.ndarray:
     return masks
 
 
-def train_shadow_models(estimator: Any, X: np.ndarray, y: np.ndarray, masks: np.ndarray, *,
+def train_shadow_models(estimator: Any, X: ArrayLike, y: ArrayLike, masks: ArrayLike, *,
                         random_state: int | np.random.RandomState | None = None,
                         n_jobs: int | None = None, n_threads: int | None = None) -> "ShadowModels":
     """Train one clone of ``estimator`` per row of ``masks`` on ``X[mask], y[mask]``.
@@ -112,7 +113,7 @@ def seeded_clone(estimator: Any, seed: int | np.random.RandomState) -> Any:
     return model
 
 
-def fit_clone(estimator: Any, seed: int, X: np.ndarray, y: np.ndarray) -> Any:
+def fit_clone(estimator: Any, seed: int, X: ArrayLike, y: ArrayLike) -> Any:
     """``seeded_clone(estimator, seed)`` fitted on ``X, y``.
 
     Introduced in notebooks/04_lira_and_rmia.ipynb."""
@@ -132,7 +133,7 @@ class ShadowModels:
     def __len__(self) -> int:
         return len(self.masks_)
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """``[n_models, n_rows, n_classes]`` probabilities."""
         X = check_matrix(X, "X")
         return np.stack([m.predict_proba(X) for m in self.models_])

@@ -5,7 +5,11 @@ Introduced in solutions/ex03_shadow_models.ipynb. Like ``checks.ex01``: small ra
 the package's reference (``mia_course.attacks``, or ``reference_attack_dataset`` below), the
 answer judged in words, never with the expected values.
 """
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from mia_course.attacks import best_threshold, half_split
 from mia_course.grading.engine import Exercise, register
@@ -13,7 +17,8 @@ from mia_course.grading.kit import ToyModel, as_numbers, label_classes, plural
 
 
 # ---- ex03: the shadow models' attack data set, and a threshold from shadow data only -------
-def reference_attack_dataset(shadow_models, in_masks, X_aux, y_aux):
+def reference_attack_dataset(shadow_models: Sequence[Any], in_masks: Sequence[ArrayLike], X_aux: ArrayLike,
+                             y_aux: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(attack_X, attack_y, attack_class)`` built as ``ShadowModelAttack.fit`` builds them.
 
     Introduced in solutions/ex03_shadow_models.ipynb.

@@ -4,6 +4,8 @@ Introduced in solutions/ex04_lira_and_rmia.ipynb. Like ``checks.ex01``: each che
 cases, runs the package's reference (``mia_course.lira``, ``mia_course.training.stacked``) and judges
 the learner's answer in words, never with the expected values.
 """
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from scipy.stats import norm
@@ -133,7 +135,9 @@ def _case_forward(rng, n_layers=2, n_models=None, batch=None, grad=False):
             (params, X), ctx)
 
 
-def mistaken_forward(params, X, relu_hidden=True, relu_last=False, bias=True, first_model=False):
+def mistaken_forward(params: Sequence[tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor]],
+                     X: np.ndarray | torch.Tensor, relu_hidden: bool = True, relu_last: bool = False,
+                     bias: bool = True, first_model: bool = False) -> np.ndarray | torch.Tensor:
     """The stacked forward pass, or (with the flags) a learner's typical mistake in it; works
     on numpy arrays and on torch tensors alike (the tests play the learner with it).
 

@@ -6,6 +6,7 @@ Introduced in solutions/ex05_label_only.ipynb. Registered like those of
 with the seed that draws the same perturbed copies as those handed to the learner.
 """
 import numpy as np
+from numpy.typing import ArrayLike
 
 from mia_course.grading.engine import Exercise, register
 from mia_course.grading.kit import ToyModel, as_numbers, first_match, plural
@@ -19,12 +20,12 @@ class LabelModel(ToyModel):
 
     Introduced in solutions/ex05_label_only.ipynb (the checks' stand-in for a target)."""
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         if np.ndim(X) != 2:
             raise ValueError(f"expected a 2-D array [n_rows, n_features], got {np.ndim(X)} dimensions")
         return super().predict_proba(X)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 

@@ -7,6 +7,7 @@ random cases, runs the package's reference (``mia_course.lira``, or lesson 06's 
 expected values.
 """
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.stats import norm
 
 from mia_course.grading.engine import Exercise, register
@@ -72,7 +73,7 @@ def _judge_online(ctx, out):
                                      "Gaussians")
 
 
-def reference_exposed_members(scores, is_member, fpr):
+def reference_exposed_members(scores: ArrayLike, is_member: ArrayLike, fpr: float) -> np.ndarray:
     """Lesson 06's exposure: for each member (in order), whether its score is above the
     threshold that flags at most ``fpr`` of the non-members (``metrics.threshold_at_fpr``).
 

@@ -6,6 +6,7 @@ the package's reference (``metrics.membership_advantage``, or ``reference_pareto
 below), the answer judged in words, never with the expected values.
 """
 import numpy as np
+from numpy.typing import ArrayLike
 
 from mia_course.grading.engine import Exercise, register
 from mia_course.grading.kit import as_numbers, first_match, membership, plural
@@ -50,7 +51,7 @@ def _judge_advantage(ctx, out):
             + (" (is_member may hold 0/1 numbers: make it a boolean mask)" if ctx["as_int"] else ""))
 
 
-def reference_pareto_front(accuracy, attack_success):
+def reference_pareto_front(accuracy: ArrayLike, attack_success: ArrayLike) -> np.ndarray:
     """For each defense, True when no other one is at least as accurate and at most as exposed
     (attack TPR or advantage), and better in one of the two: the defenses worth considering.
 

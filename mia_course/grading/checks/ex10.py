@@ -7,6 +7,7 @@ words, never with the expected values.
 from types import SimpleNamespace
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from mia_course.defenses.outputs import NoisyOutputs, RoundedOutputs, keep_top_class
 from mia_course.grading.engine import Exercise, register
@@ -17,10 +18,10 @@ from mia_course.grading.kit import as_numbers, plural
 class FixedRows:
     """A stand-in model whose ``predict_proba`` returns given rows: row ``X[i, 0]`` of ``P``."""
 
-    def __init__(self, P):
+    def __init__(self, P: np.ndarray):
         self.P, self.classes_ = P, np.arange(P.shape[1])
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         return self.P[np.asarray(X)[:, 0].astype(int)]
 
 
