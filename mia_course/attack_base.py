@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from mia_course.shadows import default_shadow_model
-from mia_course.typing import ArrayLike, AttackedModel, Estimator
+from mia_course.hints import ArrayLike, AttackedModel, Estimator
 
 
 class MembershipAttack(BaseEstimator):

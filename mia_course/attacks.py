@@ -17,7 +17,7 @@ from mia_course.attack_base import MembershipAttack
 from mia_course.metrics import roc
 from mia_course.queries import check_output_defense, query_proba, shadow_answers
 from mia_course.training.registry import seeded_clone, train_shadow_models
-from mia_course.typing import ArrayLike, AttackedModel, Estimator, OutputDefense, ProbabilisticModel, RandomStateLike
+from mia_course.hints import ArrayLike, AttackedModel, Estimator, OutputDefense, ProbabilisticModel, RandomStateLike
 
 
 def check_query(model: AttackedModel, X: ArrayLike, y: ArrayLike,

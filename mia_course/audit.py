@@ -21,7 +21,7 @@ from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_membership, check_real, check_vector
 from mia_course.metrics import roc
-from mia_course.typing import ArrayLike, RandomStateLike
+from mia_course.hints import ArrayLike, RandomStateLike
 
 
 def clopper_pearson(successes: ArrayLike, trials: ArrayLike,

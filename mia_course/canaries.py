@@ -29,7 +29,7 @@ from mia_course.nets import seed_from
 from mia_course.training.mlp import BatchedMLP
 from mia_course.training.registry import ShadowModels, check_masks, train_shadow_models
 from mia_course.training.stacked import initial_stacked_params, stacked_forward
-from mia_course.typing import ArrayLike, Estimator, RandomStateLike
+from mia_course.hints import ArrayLike, Estimator, RandomStateLike
 
 
 def add_canaries(X: ArrayLike, y: ArrayLike, n_canaries: int, *, strength: float = 10.0,

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_real
-from mia_course.typing import RandomStateLike
+from mia_course.hints import RandomStateLike
 
 CANARY_PREFIX = "{name}'s patient number is "
 NAMES = ("alice bob carol dan erin frank grace heidi ivan judy mallory niaj olivia peggy rupert "

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_real
-from mia_course.typing import ArrayLike, RandomStateLike
+from mia_course.hints import ArrayLike, RandomStateLike
 
 SENSITIVE_SITES = (
     "example.com/rare-disease-info",

@@ -20,7 +20,7 @@ from mia_course.models import TorchMLPClassifier
 from mia_course.nets import seed_from
 from mia_course.rmia import RMIA
 from mia_course.training.registry import seeded_clone
-from mia_course.typing import Estimator, RandomStateLike
+from mia_course.hints import Estimator, RandomStateLike
 
 
 def draw_users(n: int, segments: Iterable[int] | None, rng: np.random.RandomState) -> AdClicks:

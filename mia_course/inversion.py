@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from mia_course._validation import check_int, check_matrix, check_model, check_real
 from mia_course.models import TorchMLPClassifier
-from mia_course.typing import ArrayLike, ProbabilisticModel, RandomStateLike
+from mia_course.hints import ArrayLike, ProbabilisticModel, RandomStateLike
 
 
 def _plain_copy(net):

@@ -26,7 +26,7 @@ from mia_course._validation import check_class_labels, check_int, check_matrix, 
 from mia_course.attack_base import MembershipAttack
 from mia_course.queries import check_output_defense
 from mia_course.shadows import train_on_random_halves
-from mia_course.typing import ArrayLike, Estimator, LabelModel, OutputDefense, RandomStateLike
+from mia_course.hints import ArrayLike, Estimator, LabelModel, OutputDefense, RandomStateLike
 
 
 def perturb(X: np.ndarray, n_copies: int, rng: np.random.RandomState, *, n_flips: int = 1,

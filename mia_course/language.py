@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from mia_course._validation import check_int, check_real
 from mia_course.nets import seed_from, torch_threads
-from mia_course.typing import RandomStateLike
+from mia_course.hints import RandomStateLike
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789 .,?!'-:/€"
 BOS, EOS = len(ALPHABET), len(ALPHABET) + 1  # start and end of a message

@@ -23,7 +23,7 @@ from sklearn.pipeline import make_pipeline
 
 from mia_course._validation import check_int, check_membership, check_real, check_vector
 from mia_course.language import CharLanguageModel, encode
-from mia_course.typing import ArrayLike, RandomStateLike
+from mia_course.hints import ArrayLike, RandomStateLike
 
 
 def _texts(texts, name="texts"):

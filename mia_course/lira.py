@@ -23,7 +23,7 @@ from mia_course.attack_base import MembershipAttack
 from mia_course.attacks import check_query, sum_of_other_classes, true_class_probs, true_columns
 from mia_course.queries import PROBABILITY_FLOOR, check_output_defense, query_proba, shadow_answers
 from mia_course.shadows import train_on_random_halves
-from mia_course.typing import ArrayLike, Estimator, OutputDefense, RandomStateLike
+from mia_course.hints import ArrayLike, Estimator, OutputDefense, RandomStateLike
 
 
 def logit_confidence(P: ArrayLike, col: ArrayLike, floor: float = PROBABILITY_FLOOR) -> np.ndarray:

@@ -10,6 +10,7 @@ eight targets cost about as much as one. Records outside the pool (``n_held_out`
 target's training set: non-members cost no training, and 10,000 of them let a rate at 0.1%
 FPR rest on at least 10 false positives.
 """
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,8 @@ from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_labels, check_matrix, check_real
 from mia_course.experiments import draw_users
-from mia_course.metrics import attack_summary, roc
+from mia_course.hints import ArrayLike, Estimator, ProbabilisticModel, RandomStateLike
+from mia_course.metrics import attack_summary, resolvable_fpr
 from mia_course.models import TorchMLPClassifier
 from mia_course.shadows import random_halves
 from mia_course.training.registry import train_shadow_models
@@ -34,19 +36,20 @@ class TargetFamily:
     masks: np.ndarray
     models: object  # ShadowModels: model(k), predict_proba -> [n_targets, n_rows, n_classes]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.masks)
 
-    def model(self, k):
+    def model(self, k: int) -> ProbabilisticModel:
         """Target ``k`` (anything with ``predict_proba``)."""
         return self.models.model(k)
 
-    def n_non_members(self):
+    def n_non_members(self) -> int:
         """The smallest number of non-members any target is evaluated on."""
         return int((~self.masks).sum(1).min())
 
 
-def train_targets_on(estimator, X, y, n_targets=8, *, pool=None, random_state=0):
+def train_targets_on(estimator: Estimator, X: ArrayLike, y: ArrayLike, n_targets: int = 8, *,
+                     pool: ArrayLike | None = None, random_state: RandomStateLike = 0) -> TargetFamily:
     """Train ``n_targets`` clones of ``estimator`` on random halves of the ``pool`` rows of
     ``X, y`` (default: all rows) in complementary pairs, so each pool record is a member of
     half the targets (Carlini et al.'s design); rows outside the pool are non-members of all.
@@ -67,8 +70,9 @@ def train_targets_on(estimator, X, y, n_targets=8, *, pool=None, random_state=0)
     return TargetFamily(X=X, y=y, masks=masks, models=models)
 
 
-def train_targets(n_targets=8, n_members=1000, n_held_out=10_000, *, model=None, segments=None,
-                  random_state=0):
+def train_targets(n_targets: int = 8, n_members: int = 1000, n_held_out: int = 10_000, *,
+                  model: Estimator | None = None, segments: Sequence[int] | None = None,
+                  random_state: RandomStateLike = 0) -> TargetFamily:
     """``n_targets`` ad-click targets (default model: the course's MLP), each trained on
     ``n_members`` users: a pool of ``2 * n_members`` users split in random halves, plus
     ``n_held_out`` users in no training set. Each target has ``n_members + n_held_out``
@@ -84,15 +88,9 @@ def train_targets(n_targets=8, n_members=1000, n_held_out=10_000, *, model=None,
     return train_targets_on(estimator, data.X, data.y, n_targets, pool=pool, random_state=rng)
 
 
-def resolvable_fpr(n_non_members, min_false_positives=10):
-    """The lowest FPR at which ``n_non_members`` give ``min_false_positives`` false positives.
-
-    Introduced in notebooks/07_audit_your_own_model.ipynb."""
-    n = check_int(n_non_members, "n_non_members", minimum=1)
-    return check_int(min_false_positives, "min_false_positives", minimum=1) / n
-
-
-def evaluate_targets(family, score_fn, *, fprs=(0.001, 0.01), min_false_positives=10):
+def evaluate_targets(family: TargetFamily, score_fn: Callable[[ProbabilisticModel, int], ArrayLike], *,
+                     fprs: Sequence[float] = (0.001, 0.01),
+                     min_false_positives: int = 10) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Run an attack on every target of ``family``: ``score_fn(model, k)`` returns scores
     for all rows of ``family.X``. Returns ``(table, scores)``: ``table`` maps each column of
     ``metrics.attack_summary`` to an array with one value per target, ``scores`` is
@@ -113,7 +111,7 @@ def evaluate_targets(family, score_fn, *, fprs=(0.001, 0.01), min_false_positive
     return {key: np.array([r[key] for r in rows]) for key in rows[0]}, scores
 
 
-def mean_sd(values):
+def mean_sd(values: ArrayLike) -> tuple[float, float]:
     """``(mean, standard deviation over targets)`` of one column of ``evaluate_targets``.
 
     Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
@@ -123,7 +121,8 @@ def mean_sd(values):
     return float(values.mean()), float(values.std(ddof=1))
 
 
-def format_table(tables, columns=("AUC", "TPR@0.1% FPR", "TPR@1.0% FPR")):
+def format_table(tables: dict[str, dict[str, ArrayLike]],
+                 columns: Sequence[str] = ("AUC", "TPR@0.1% FPR", "TPR@1.0% FPR")) -> str:
     """Text table of ``{attack name: table}``: each cell 'mean ± sd' over the targets.
 
     Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
@@ -138,35 +137,7 @@ def format_table(tables, columns=("AUC", "TPR@0.1% FPR", "TPR@1.0% FPR")):
     return "\n".join(lines)
 
 
-def tpr_curves(masks, scores, grid):
-    """``[n_targets, len(grid)]``: each target's largest TPR at FPR <= each grid value
-    (``metrics.tpr_at_fpr``'s rule, no interpolation), for ROC bands.
-
-    Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
-    grid = np.asarray(grid, float)
-    out = np.zeros((len(masks), len(grid)))
-    for k, (m, s) in enumerate(zip(masks, scores)):
-        f, t, _ = roc(m, s)
-        best = np.maximum.accumulate(t)  # roc's fpr is non-decreasing
-        out[k] = best[np.searchsorted(f, grid, side="right") - 1]
-    return out
-
-
-def plot_roc_band(ax, masks, scores, *, label, color=None, min_false_positives=10):
-    """Log-log ROC: the mean TPR over targets and a band from the lowest to the highest
-    target, drawn only where each target has at least ``min_false_positives`` false
-    positives. Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
-    n_out = int((~np.asarray(masks)).sum(1).min())
-    grid = np.geomspace(resolvable_fpr(n_out, min_false_positives), 1, 100)
-    curves = tpr_curves(masks, scores, grid)
-    line, = ax.plot(grid, curves.mean(0), label=label, color=color)
-    ax.fill_between(grid, curves.min(0), curves.max(0), color=line.get_color(), alpha=0.2, lw=0)
-    ax.plot(grid, grid, "--", color="grey", lw=1)
-    ax.set(xscale="log", yscale="log", xlabel="false positive rate", ylabel="true positive rate")
-    return grid, curves
-
-
-def precision(tpr, fpr, base_rate):
+def precision(tpr: ArrayLike, fpr: ArrayLike, base_rate: float) -> np.ndarray:
     """Share of flagged people who are members when a fraction ``base_rate`` of the people
     queried are members: ``tpr * b / (tpr * b + fpr * (1 - b))`` (Bayes' rule).
 
@@ -180,7 +151,7 @@ def precision(tpr, fpr, base_rate):
         return np.where(flagged > 0, tpr * b / np.where(flagged > 0, flagged, 1), np.nan)
 
 
-def out_z_scores(target, phi, is_in):
+def out_z_scores(target: ArrayLike, phi: ArrayLike, is_in: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """``(z, count)``: how many standard deviations of the OUT shadows' ``phi``
     (``[n_shadows, n_rows]``; ``is_in`` marks the shadows that trained on the record) the
     target's ``target`` lies above their mean, and how many OUT shadows each record has.
@@ -200,7 +171,7 @@ def out_z_scores(target, phi, is_in):
     return (target - mu) / sd, count
 
 
-def out_p_values(target, phi, is_in, *, student=True):
+def out_p_values(target: ArrayLike, phi: ArrayLike, is_in: ArrayLike, *, student: bool = True) -> np.ndarray:
     """For each record, how likely an OUT shadow is to be at least as confident as the
     target, from the OUT shadows' ``phi`` (see ``out_z_scores``). Flagging records with
     p-value < alpha should flag about alpha of the non-members, without knowing who they
@@ -213,29 +184,3 @@ def out_p_values(target, phi, is_in, *, student=True):
     if not student:
         return norm.sf(z)
     return t_dist.sf(z / np.sqrt(1 + 1 / count), count - 1)
-
-
-def roc_clopper_pearson(is_member, scores, grid, confidence=0.95):
-    """``(tpr, low, high)`` at each FPR of ``grid`` for one target: the TPR (``tpr_at_fpr``'s
-    rule) and a two-sided Clopper-Pearson interval over the members.
-    Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
-    from mia_course.audit import clopper_pearson
-    is_member = np.asarray(is_member, bool)
-    tpr = tpr_curves(is_member[None], np.asarray(scores, float)[None], grid)[0]
-    n_in = int(is_member.sum())
-    low, high = clopper_pearson(np.round(tpr * n_in), n_in, confidence)
-    return tpr, low, high
-
-
-def plot_roc_cp(ax, is_member, scores, *, label, color=None, min_false_positives=10):
-    """Log-log ROC of one target with a 95% Clopper-Pearson band on the TPR, drawn only where
-    at least ``min_false_positives`` false positives are possible.
-    Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
-    n_out = int((~np.asarray(is_member, bool)).sum())
-    grid = np.geomspace(resolvable_fpr(n_out, min_false_positives), 1, 100)
-    tpr, low, high = roc_clopper_pearson(is_member, scores, grid)
-    line, = ax.plot(grid, tpr, label=label, color=color)
-    ax.fill_between(grid, np.maximum(low, 1e-4), high, color=line.get_color(), alpha=0.2, lw=0)
-    ax.plot(grid, grid, "--", color="grey", lw=1)
-    ax.set(xscale="log", yscale="log", xlabel="false positive rate", ylabel="true positive rate")
-    return grid, tpr

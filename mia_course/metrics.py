@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from mia_course._validation import check_int, check_membership, check_real, check_vector
-from mia_course.typing import ArrayLike
+from mia_course.hints import ArrayLike
 
 
 def _check(is_member: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -83,3 +83,26 @@ def most_exposed(is_member: ArrayLike, scores: ArrayLike, *, top: int = 10,
     members = np.flatnonzero(is_member)
     order = members[np.argsort(-scores[members], kind="stable")][:top]
     return [(int(i), float(scores[i]), bool(scores[i] > threshold)) for i in order]
+
+
+def resolvable_fpr(n_non_members: int, min_false_positives: int = 10) -> float:
+    """The lowest FPR at which ``n_non_members`` give ``min_false_positives`` false positives.
+
+    Introduced in notebooks/07_audit_your_own_model.ipynb."""
+    n = check_int(n_non_members, "n_non_members", minimum=1)
+    return check_int(min_false_positives, "min_false_positives", minimum=1) / n
+
+
+def tpr_curves(masks: ArrayLike, scores: ArrayLike, grid: ArrayLike) -> np.ndarray:
+    """``[n_targets, len(grid)]``: each target's largest TPR at FPR <= each grid value
+    (``tpr_at_fpr``'s rule, no interpolation), for ROC bands; ``masks[k]`` marks target
+    ``k``'s members and ``scores[k]`` are the attack's scores against it.
+
+    Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
+    grid = np.asarray(grid, float)
+    out = np.zeros((len(masks), len(grid)))
+    for k, (m, s) in enumerate(zip(masks, scores)):
+        f, t, _ = roc(m, s)
+        best = np.maximum.accumulate(t)  # roc's fpr is non-decreasing
+        out[k] = best[np.searchsorted(f, grid, side="right") - 1]
+    return out

@@ -17,7 +17,7 @@ from mia_course._validation import check_int, check_labels, check_matrix, check_
 from mia_course.nets import BestEpoch, build_mlp, seed_from, torch_threads
 from mia_course.training.mlp import BatchedMLP
 from mia_course.training.registry import register_trainer
-from mia_course.typing import ArrayLike, RandomStateLike
+from mia_course.hints import ArrayLike, RandomStateLike
 
 
 class TorchMLPClassifier(ClassifierMixin, BaseEstimator):

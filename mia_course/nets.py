@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import torch
 from sklearn.utils import check_random_state
 
-from mia_course.typing import RandomStateLike
+from mia_course.hints import RandomStateLike
 
 
 def build_mlp(n_features: int, hidden_sizes: Sequence[int], n_classes: int,

@@ -18,7 +18,7 @@ from mia_course.attacks import true_columns
 from mia_course.metrics import attack_summary, tpr_at_fpr
 from mia_course.queries import query_proba, shadow_answers
 from mia_course.training.registry import ShadowModels
-from mia_course.typing import ArrayLike, OutputDefense
+from mia_course.hints import ArrayLike, OutputDefense
 
 TargetResults = Iterable[tuple[ArrayLike, ArrayLike]]  # (is_member, scores) of each target
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from mia_course._validation import check_int, check_matrix, check_model
 from mia_course.training.registry import ShadowModels
-from mia_course.typing import ArrayLike, OutputDefense, ProbabilisticModel
+from mia_course.hints import ArrayLike, OutputDefense, ProbabilisticModel
 
 PROBABILITY_FLOOR = 1e-6
 

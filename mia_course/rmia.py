@@ -27,7 +27,7 @@ from mia_course.attack_base import MembershipAttack
 from mia_course.attacks import check_query, true_class_probs, true_columns
 from mia_course.queries import PROBABILITY_FLOOR, check_output_defense, query_proba, shadow_answers
 from mia_course.shadows import train_on_random_halves
-from mia_course.typing import ArrayLike, Estimator, OutputDefense, RandomStateLike
+from mia_course.hints import ArrayLike, Estimator, OutputDefense, RandomStateLike
 
 
 def rmia_scores(ratio_x: ArrayLike, ratio_z: ArrayLike, gamma: float = 1.0) -> np.ndarray:

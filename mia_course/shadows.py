@@ -10,7 +10,7 @@ import numpy as np
 
 from mia_course.models import TorchMLPClassifier
 from mia_course.training.registry import ShadowModels, train_shadow_models
-from mia_course.typing import ArrayLike, Estimator
+from mia_course.hints import ArrayLike, Estimator
 
 
 def random_halves(n_models: int, n_records: int, rng: np.random.RandomState) -> np.ndarray:

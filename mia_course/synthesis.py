@@ -14,7 +14,7 @@ from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
 from mia_course._validation import check_int, check_model, check_real
-from mia_course.typing import ProbabilisticModel, RandomStateLike
+from mia_course.hints import ProbabilisticModel, RandomStateLike
 
 
 def synthesize_records(model: ProbabilisticModel, n_records: int, n_features: int, *, conf_min: float = 0.8,

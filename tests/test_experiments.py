@@ -9,9 +9,8 @@ from mia_course.attacks import LossThresholdAttack
 from mia_course.data import alice
 from mia_course.experiments import make_target_setting
 from mia_course.many_targets import (evaluate_targets, format_table, mean_sd, out_p_values, out_z_scores,
-                                     precision, resolvable_fpr, tpr_curves, train_targets,
-                                     train_targets_on)
-from mia_course.metrics import attack_summary, tpr_at_fpr
+                                     precision, train_targets, train_targets_on)
+from mia_course.metrics import attack_summary, resolvable_fpr, tpr_at_fpr, tpr_curves
 from mia_course.models import TorchMLPClassifier
 
 SMALL = TorchMLPClassifier(hidden_sizes=(16,), epochs=3)
@@ -172,7 +171,7 @@ def test_roc_clopper_pearson_band_covers_the_true_tpr():
     """Members' scores ~ N(1, 1), non-members' ~ N(0, 1): the true TPR at a threshold is known.
     The band at a fixed threshold (set by 20,000 non-members) covers it in about 95% of draws."""
     from scipy.stats import norm as normal
-    from mia_course.many_targets import roc_clopper_pearson
+    from mia_course.plots import roc_clopper_pearson
     rng = np.random.default_rng(8)
     covered = 0
     n_in, n_out, f = 200, 20_000, 0.01

@@ -27,7 +27,29 @@ def test_plot_roc_curves_log_log_one_line_per_attack():
     np.testing.assert_allclose(gx, gy)  # the diagonal
     x, y = ax.lines[0].get_data()
     assert np.all(x > 0) and np.all(y > 0)  # clipped above 0 for the log axes
-    assert ax.get_xlim()[0] == pytest.approx(1 / 50 / 2)
+    # 50 non-members: 10 false positives need FPR >= 0.2; nothing is drawn below it
+    assert x.min() == pytest.approx(10 / 50) and ax.get_xlim()[0] == pytest.approx(10 / 50)
+    assert len(ax.collections) == 2  # one uncertainty band per attack
+
+
+def test_plot_roc_curves_band_is_clopper_pearson_around_the_curve():
+    from mia_course.audit import clopper_pearson
+    from mia_course.metrics import tpr_at_fpr
+    rng = np.random.default_rng(1)
+    member = np.r_[np.ones(300, bool), np.zeros(3000, bool)]
+    scores = rng.normal(size=3300) + member
+    ax = plot_roc_curves({"a": (member, scores)}, min_false_positives=30)
+    x, y = ax.lines[0].get_data()
+    assert x.min() == pytest.approx(30 / 3000)
+    k = np.searchsorted(x, 0.05)
+    assert y[k] == pytest.approx(tpr_at_fpr(member, scores, x[k]))
+    low, high = clopper_pearson(round(y[k] * 300), 300)
+    band = ax.collections[0].get_paths()[0].vertices  # the band's outline: x values and TPR limits
+    at = band[np.isclose(band[:, 0], x[k])][:, 1]
+    assert at.min() == pytest.approx(max(low, 1e-4)) and at.max() == pytest.approx(high)
+    assert low < y[k] < high
+    with pytest.raises(ValueError, match="min_false_positives"):
+        plot_roc_curves({"a": (member, scores)}, min_false_positives=0)
 
 
 def test_plot_roc_curves_uses_given_axes():

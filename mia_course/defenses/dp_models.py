@@ -18,7 +18,7 @@ from mia_course.models import TorchMLPClassifier
 from mia_course.nets import BestEpoch, build_mlp, seed_from, torch_threads
 from mia_course.training.dp_stacked import BatchedDPMLP
 from mia_course.training.registry import register_trainer
-from mia_course.typing import ArrayLike, RandomStateLike
+from mia_course.hints import ArrayLike, RandomStateLike
 
 
 class DPMLPClassifier(TorchMLPClassifier):

@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_matrix, check_model, check_real
-from mia_course.typing import ArrayLike, ProbabilisticModel, RandomStateLike
+from mia_course.hints import ArrayLike, ProbabilisticModel, RandomStateLike
 
 
 class _OutputWrapper:
