@@ -44,12 +44,9 @@ def plot_roc_curves(results: dict[str, tuple[ArrayLike, ArrayLike]], *, ax: Axes
     for name, (is_member, scores) in pairs.items():
         label = (f"{name}  AUC {roc_auc(is_member, scores):.2f}, "
                  f"TPR@1% {tpr_at_fpr(is_member, scores, 0.01):.1%}")
-        lowest = min(resolvable_fpr(max(int((~is_member).sum()), 1), min_false_positives), 0.5)
-        floor = min(floor, lowest)
-        grid = np.geomspace(lowest, 1, 100)
-        tpr, low, high = roc_clopper_pearson(is_member, scores, grid)
-        line, = ax.plot(grid, np.maximum(tpr, 1e-4), label=label, lw=1.8)
-        ax.fill_between(grid, np.maximum(low, 1e-4), high, color=line.get_color(), alpha=0.2, lw=0)
+        grid, _ = plot_roc_cp(ax, is_member, scores, label=label, min_false_positives=min_false_positives,
+                              diagonal=False)
+        floor = min(floor, grid[0])
     diagonal = np.geomspace(floor, 1, 100)
     ax.plot(diagonal, diagonal, ls="--", color="grey", lw=1, label="random guess")
     ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(max(floor / 10, 1e-4), 1.05),
@@ -115,16 +112,18 @@ def roc_clopper_pearson(is_member: ArrayLike, scores: ArrayLike, grid: ArrayLike
 
 
 def plot_roc_cp(ax: Axes, is_member: ArrayLike, scores: ArrayLike, *, label: str, color: str | None = None,
-                min_false_positives: int = 10) -> tuple[np.ndarray, np.ndarray]:
+                min_false_positives: int = 10, diagonal: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Log-log ROC of one target with a 95% Clopper-Pearson band on the TPR, drawn only where
-    at least ``min_false_positives`` false positives are possible. Returns ``(fpr grid, tpr)``.
+    at least ``min_false_positives`` false positives are possible (and the guessing diagonal
+    unless ``diagonal=False``). Returns ``(fpr grid, tpr)``.
     Introduced in notebooks/02_threshold_attacks_and_metrics.ipynb."""
     n_out = int((~np.asarray(is_member, bool)).sum())
     grid = np.geomspace(min(resolvable_fpr(max(n_out, 1), min_false_positives), 0.5), 1, 100)
     tpr, low, high = roc_clopper_pearson(is_member, scores, grid)
-    line, = ax.plot(grid, tpr, label=label, color=color)
+    line, = ax.plot(grid, np.maximum(tpr, 1e-4), label=label, color=color, lw=1.8)
     ax.fill_between(grid, np.maximum(low, 1e-4), high, color=line.get_color(), alpha=0.2, lw=0)
-    ax.plot(grid, grid, "--", color="grey", lw=1)
+    if diagonal:
+        ax.plot(grid, grid, "--", color="grey", lw=1)
     ax.set(xscale="log", yscale="log", xlabel="false positive rate", ylabel="true positive rate")
     return grid, tpr
 

@@ -8,18 +8,18 @@ together as one batched model (``many_targets.train_targets``), and every number
 over them with its standard deviation.
 """
 from collections.abc import Sequence
-from typing import Any
 
 from sklearn.base import clone
 
 from mia_course._validation import check_int
 from mia_course.attacks import LossThresholdAttack
 from mia_course.data import make_ad_clicks
+from mia_course.hints import Estimator
 from mia_course.many_targets import evaluate_targets, mean_sd, train_targets
 from mia_course.rmia import RMIA
 
 
-def privacy_utility_targets(model: Any, *, n_targets: int = 6, n_members: int = 1000,
+def privacy_utility_targets(model: Estimator, *, n_targets: int = 6, n_members: int = 1000,
                             n_held_out: int = 10_000, n_references: int = 2,
                             segments: Sequence[int] | None = None, random_state: int = 0,
                             return_scores: bool = False) -> tuple:
