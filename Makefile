@@ -48,9 +48,11 @@ test: install chromium
 	MIA_REQUIRE_BROWSER=$(CAN_APT) $(PY) -m pytest tests/test_site.py --durations=5
 
 # the website alone: run every lesson under nbval (its test; the build stops on a failing
-# lesson), then build the pages from those runs into build/site/
+# lesson, while a lesson over the 60 s budget is only noted: a slow or busy laptop still gets
+# its website, whose first page names the lessons that ran over), then build the pages from
+# those runs into build/site/ (open build/site/index.html)
 site: install
-	$(PY) -m pytest notebooks --nbval-lax -q --executed-dir=$(EXECUTED)
+	$(PY) -m pytest notebooks --nbval-lax -q --executed-dir=$(EXECUTED) --over-budget=note
 	$(PY) docs/site/build.py --executed $(EXECUTED) --out build/site
 
 exercises: install

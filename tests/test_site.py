@@ -195,3 +195,99 @@ def test_the_site_in_a_browser(site, server):
         if not (local.is_file() or (local / "index.html").is_file()):
             problems.append(f"{source}: internal link to {target} does not resolve")
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
+
+
+# ---------------------------------------------------------------- issue 23: the site always builds
+def test_a_progress_bar_shows_its_last_state():
+    bar = "training:   0%|          | 0/432\rtraining:  50%|#####     | 216/432\rtraining: 100%|##########| 432/432\n"
+    assert build.final_stream_text(bar) == "training: 100%|##########| 432/432\n"
+    assert build.final_stream_text("a\nb\rc\n") == "a\nc\n"
+    nb = nbformat.v4.new_notebook()
+    cleared = nbformat.v4.new_output("stream", name="stdout", text="steps:  10%|#\rsteps: 100%|#|\r          \r")
+    kept = nbformat.v4.new_output("stream", name="stdout", text="accuracy 0.75\n")
+    nb.cells = [nbformat.v4.new_code_cell("x", outputs=[cleared, kept])]
+    assert [o.text for o in build.final_progress(nb).cells[0].outputs] == ["accuracy 0.75\n"]
+
+
+def test_the_kernels_of_a_notebook_run_print_text_progress_bars(tmp_path):
+    """The IPython startup file of the nbval kernels replaces tqdm.auto's widget by the text bar."""
+    import subprocess
+    import sys
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    root_conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root_conftest)
+    ipythondir = root_conftest.text_progress_ipythondir(tmp_path)
+    code = ("from tqdm.auto import tqdm, trange\n"
+            "bar = tqdm(range(3), desc='steps')\nlist(bar)\nbar.close()\n"
+            "print('final', bar.n, type(bar).__name__, type(trange(2)).__name__)\n")
+    out = subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "-c", code],
+                         capture_output=True, text=True, check=True, env=dict(os.environ, IPYTHONDIR=ipythondir))
+    assert "final 3 _TextProgress _TextProgress" in out.stdout, out.stdout + out.stderr
+    assert "steps: 100%" in out.stdout and "final 3" in out.stdout
+
+
+def test_a_lesson_over_budget_is_noted_not_fatal(tmp_path):
+    import json
+    lesson = LESSONS[1]
+    (tmp_path / "run_times.json").write_text(json.dumps(
+        {"budget_s": 60.0, "seconds": {f"notebooks/{lesson.name}": 95.2, f"notebooks/{LESSONS[0].name}": 3.0}}))
+    slow, budget = build.over_budget(tmp_path, LESSONS)
+    assert slow == {lesson.stem: 95.2} and budget == 60.0
+    note = build.over_budget_note(slow, budget)
+    assert f"[{lesson.stem}](notebooks/{lesson.name})" in note and "95 s" in note and "60 s" in note
+    assert build.over_budget_note({}, 60.0) == "" and build.over_budget(tmp_path / "none", LESSONS) == ({}, None)
+    assert note in build.landing_page(note=note)
+
+
+def test_make_site_notes_and_make_test_fails_a_slow_lesson():
+    makefile = (ROOT / "Makefile").read_text()
+    site = makefile.split("\nsite:", 1)[1].split("\n\n")[0]
+    test = makefile.split("\ntest:", 1)[1].split("\n\n")[0]
+    assert "--over-budget=note" in site and "--over-budget" not in test
+
+
+def test_the_repository_link_comes_from_citation_cff(tmp_path):
+    (tmp_path / "CITATION.cff").write_text("cff-version: 1.2.0\nrepository-code: \"https://example.org/mia-course\"\n")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert build.repository_url(tmp_path) == "https://example.org/mia-course"
+    config = build.site_config(tmp_path)
+    assert "use_repository_button: true" in config and "url: https://example.org/mia-course" in config
+    (tmp_path / "CITATION.cff").write_text("cff-version: 1.2.0\n")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n[project.urls]\nRepository = 'https://example.org/r'\n")
+    assert build.repository_url(tmp_path) == "https://example.org/r"
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert build.repository_url(tmp_path) is None and "use_repository_button: false" in build.site_config(tmp_path)
+
+
+def load_site_fixes():
+    spec = importlib.util.spec_from_file_location("site_fixes", ROOT / "docs" / "site" / "_ext" / "site_fixes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_api_signatures_name_the_type_aliases_and_lessons_are_links():
+    sphinx_typing = pytest.importorskip("sphinx.util.typing")
+    from numpy.typing import ArrayLike
+    fixes = load_site_fixes()
+    expanded = sphinx_typing.stringify_annotation(ArrayLike | None, "smart")
+    assert "_SupportsArray" in expanded  # what autodoc would show
+    signature = f"(X: {expanded}, random_state: int | ~numpy.random.mtrand.RandomState | None = None)"
+    assert fixes.name_aliases(signature, fixes.alias_expansions()) == \
+        "(X: ArrayLike | None, random_state: RandomStateLike = None)"
+    lines = fixes.link_lessons(["Introduced in notebooks/03_shadow_models.ipynb.", "see notebooks/04_x.ipynb"])
+    assert lines == ["Introduced in :doc:`03_shadow_models </notebooks/03_shadow_models>`.",
+                     "see notebooks/04_x.ipynb"]
+
+
+def test_the_built_site_is_readable(site):
+    api = (site / "api.html").read_text()
+    assert "_SupportsArray" not in api and "ArrayLike" in api, "the API reference expands numpy's ArrayLike"
+    assert re.search(r'Introduced in <a [^>]*href="notebooks/\d\d_\w+\.html', api), \
+        "'Introduced in' is not a link to the lesson"
+    for lesson in LESSONS:
+        html = (site / "notebooks" / f"{lesson.stem}.html").read_text()
+        frozen = re.findall(r"\b0%\|[^<\n]*\| 0/\d+", html)
+        assert not frozen, f"{lesson.stem}: a progress bar is shown frozen at its first state: {frozen[:2]}"
+    if build.repository_url():
+        assert build.repository_url() in (site / "intro.html").read_text()

@@ -12,6 +12,14 @@ docstrings, and the bibliography (``references.bib``). The table of contents is 
 folders, so a new lesson or exercise is on the site without an edit here. A lesson whose executed
 copy is missing or older than the lesson stops the build. MathJax is vendored from the npm
 registry (``npm pack``, once, into ``build/vendor/``): the pages load nothing from a CDN.
+
+The site is written straight into ``--out`` (``build/site/``, the one path the README names;
+Sphinx's doctrees stay in ``build/site-work/``). A lesson that ran over the 60 s budget (the
+``run_times.json`` that the test run writes next to the executed copies) does not stop the build:
+the landing page notes which lessons ran over, and so does the build's last line. Progress bars
+show their last state: each printed output keeps, per line, what the last carriage return left
+(the text a terminal or JupyterLab shows). The site links to the course's repository when
+CITATION.cff (``repository-code``) or pyproject.toml (``[project.urls]``) names it.
 """
 import argparse
 import json
@@ -147,6 +155,81 @@ def executed_lesson(path, executed_dir):
     return run
 
 
+def final_stream_text(text):
+    """What a terminal shows of ``text``: on each line, what follows its last carriage return
+    (a text progress bar rewrites its line with ``\\r``; its last state is what is left)."""
+    lines = text.split("\n")
+    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines)
+
+
+def final_progress(nb):
+    """Every printed output of ``nb`` as it ended (``final_stream_text``); empty ones dropped."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.outputs:
+            if out.get("output_type") == "stream":
+                out.text = final_stream_text(out.text)
+                if not out.text.strip():
+                    continue  # a bar that cleared itself (leave=False) leaves nothing
+            kept.append(out)
+        cell.outputs = kept
+    return nb
+
+
+def over_budget(executed_dir, lesson_paths):
+    """{lesson stem: seconds} of the lessons whose tested run took longer than the budget,
+    from ``executed_dir/run_times.json`` (none if the file is missing); and the budget."""
+    path = Path(executed_dir) / "run_times.json"
+    if not path.exists():
+        return {}, None
+    record = json.loads(path.read_text())
+    budget, seconds = record["budget_s"], record["seconds"]
+    slow = {}
+    for lesson in lesson_paths:
+        t = seconds.get(f"notebooks/{lesson.name}")
+        if t is not None and t > budget:
+            slow[lesson.stem] = t
+    return slow, budget
+
+
+def over_budget_note(slow, budget):
+    """The landing page's note on the lessons that ran over the budget ('' if none did)."""
+    if not slow:
+        return ""
+    items = "\n".join(f"- [{stem}](notebooks/{stem}.ipynb): {t:.0f} s" for stem, t in slow.items())
+    return (f"\n```{{note}}\nOn the machine that built this site, {len(slow)} lesson(s) took longer than "
+            f"the course's {budget:.0f} s budget (a busy or slow computer; `make test` fails them, "
+            f"`make site` only notes them):\n\n{items}\n```\n")
+
+
+def repository_url(root=ROOT):
+    """The course's repository, from CITATION.cff (``repository-code``) or pyproject.toml
+    (``[project.urls]``: Repository, Source or Homepage); None if neither names one."""
+    cff = root / "CITATION.cff"
+    if cff.exists():
+        match = re.search(r"^repository-code:\s*[\"']?([^\"'\s]+)", cff.read_text(), re.M)
+        if match:
+            return match.group(1)
+    import tomllib
+    urls = tomllib.loads((root / "pyproject.toml").read_text()).get("project", {}).get("urls", {})
+    for key in ("Repository", "Source", "Source Code", "Homepage"):
+        if key in urls:
+            return urls[key]
+    return None
+
+
+def site_config(root=ROOT):
+    """_config.yml, with the repository button when the repository's address is known."""
+    text = (HERE / "_config.yml").read_text()
+    url = repository_url(root)
+    if url:
+        text = text.replace("  use_repository_button: false", "  use_repository_button: true")
+        text += f"\nrepository:\n  url: {url}\n  branch: main\n"
+    return text
+
+
 def site_references(nb, bib):
     """The References cell, on the site: each paper cited into the bibliography (references.bib)."""
     keys = cited_keys(nb)
@@ -157,8 +240,9 @@ def site_references(nb, bib):
     return nb
 
 
-def landing_page(root=ROOT):
-    """The README's story, audience and lesson map, with the lessons linked to their pages."""
+def landing_page(root=ROOT, note=""):
+    """The README's story, audience and lesson map, with the lessons linked to their pages
+    (``note``: the lessons over budget, from ``over_budget_note``), and the repository's link."""
     text = (root / "README.md").read_text()
     sections = re.split(r"(?m)^## ", text)
     keep = [sections[0]] + [f"## {s}" for s in sections[1:] if s.startswith(("Who it is for", "Lesson map"))]
@@ -166,7 +250,9 @@ def landing_page(root=ROOT):
     page = page.replace("docs/instructors.md", "instructors.md")
     for path in lessons(root):
         page = page.replace(f"| `{path.stem}` |", f"| [{path.stem}](notebooks/{path.name}) |")
-    return page + ("\n## What a defense can promise\nDifferential privacy (lesson 09) bounds every attack, "
+    url = repository_url(root)
+    source = f"\nThe course's repository: <{url}>\n" if url else ""
+    return page + note + source + ("\n## What a defense can promise\nDifferential privacy (lesson 09) bounds every attack, "
                    "whatever its method: at any false positive rate, "
                    "$\\mathrm{TPR} \\le e^{\\varepsilon}\\,\\mathrm{FPR} + \\delta$.\n"
                    "\n## Run it yourself\n`pip install` the course, then `mia-course lab` copies the lessons "
@@ -218,14 +304,15 @@ def stage(executed_dir, src, root=ROOT, vendor_dir=None):
         shutil.rmtree(src)
     (src / "notebooks").mkdir(parents=True)
     (src / "exercises").mkdir()
-    for name in ("_config.yml", "references.bib"):
-        shutil.copy2(HERE / name, src / name)
+    shutil.copy2(HERE / "references.bib", src / "references.bib")
+    (src / "_config.yml").write_text(site_config(root))
     lesson_paths, exercise_paths, bib = lessons(root), exercises(root), load_bib()
     for path in lesson_paths:
-        nbformat.write(site_references(executed_lesson(path, executed_dir), bib), src / "notebooks" / path.name)
+        run = final_progress(executed_lesson(path, executed_dir))
+        nbformat.write(site_references(run, bib), src / "notebooks" / path.name)
     for path in exercise_paths:
         shutil.copy2(path, src / "exercises" / path.name)
-    (src / "intro.md").write_text(landing_page(root))
+    (src / "intro.md").write_text(landing_page(root, over_budget_note(*over_budget(executed_dir, lesson_paths))))
     shutil.copy2(root / "docs" / "roc_shadow_models.png", src / "roc_shadow_models.png")
     shutil.copy2(root / "docs" / "instructors.md", src / "instructors.md")
     (src / "api.md").write_text(api_page())
@@ -237,17 +324,31 @@ def stage(executed_dir, src, root=ROOT, vendor_dir=None):
     return lesson_paths, exercise_paths
 
 
+# Jupyter Book's own build (``jupyter-book build``) with the HTML written straight into ``out``
+SPHINX = """\
+import sys
+from jupyter_book.sphinx import build_sphinx
+src, out, doctrees = sys.argv[1:4]
+result = build_sphinx(src, out, noconfig=True, path_config=src + "/_config.yml", doctreedir=doctrees,
+                      confoverrides={"external_toc_path": src + "/_toc.yml", "latex_individualpages": False},
+                      keep_going=True)
+if isinstance(result, Exception):
+    raise result
+sys.exit(result)
+"""
+
+
 def build(executed_dir, out, root=ROOT):
-    src, work = root / "build" / "site-src", root / "build" / "site-work"
+    src, work, out = root / "build" / "site-src", root / "build" / "site-work", Path(out)
     stage(Path(executed_dir), src, root)
-    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
-           "build", str(src), "--path-output", str(work), "--keep-going"]
-    subprocess.run(cmd, check=True)
-    html = work / "_build" / "html"
-    if Path(out).exists():
+    if out.exists():
         shutil.rmtree(out)
-    shutil.copytree(html, out)
-    print(f"site: {Path(out) / 'index.html'}")
+    subprocess.run([sys.executable, "-c", SPHINX, str(src), str(out), str(work / "doctrees")], check=True)
+    slow, budget = over_budget(executed_dir, lessons(root))
+    if slow:
+        print(f"note: {len(slow)} lesson(s) ran over the {budget:.0f} s budget (noted on the site): "
+              + ", ".join(f"{stem} {t:.0f} s" for stem, t in slow.items()))
+    print(f"the website: {out / 'index.html'}")
 
 
 def main(argv=None):
