@@ -12,11 +12,23 @@ CAN_APT   := $(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ech
 
 .PHONY: install lab test site exercises chromium clean
 
+# PyTorch's CPU-only wheels: on Linux a plain `pip install torch` from PyPI is the CUDA build and
+# several GB of nvidia-* packages. As an extra index, pip takes 2.13.0+cpu from it where it is
+# reachable and keeps an installed CPU torch as it is (`make lab TORCH_INDEX=` uses PyPI alone:
+# where PyPI's torch is the CPU build, e.g. macOS, Windows or a mirror that provides it).
+TORCH       ?= torch==2.13.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+
 $(STAMP): pyproject.toml setup.py
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	# torch is named explicitly (==2.13.0): the CPU build, never a multi-GB CUDA download
-	$(PY) -m pip install --quiet torch==2.13.0 -e ".[dev]"
-	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" >/dev/null
+	@test -x $(PY) || { echo "== creating the virtual environment $(VENV)/"; $(PYTHON) -m venv $(VENV); }
+	@echo "== [1/3] PyTorch, CPU build only ($(TORCH)$(if $(TORCH_INDEX), from $(TORCH_INDEX) or PyPI)): a first install downloads about 200 MB and takes a few minutes"
+	$(PY) -m pip install --progress-bar on "$(TORCH)" $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+	@echo "== [2/3] the course and its packages (JupyterLab, scikit-learn, Opacus, Jupyter Book, ...)"
+	$(PY) -m pip install --progress-bar on "$(TORCH)" -e ".[dev]" $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+	@echo "== [3/3] the Jupyter kernel (its threads sleep while they wait: OMP_WAIT_POLICY=PASSIVE)"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" \
+	  --env OMP_WAIT_POLICY PASSIVE >/dev/null
+	@$(PY) -c "import torch; assert not torch.version.cuda, 'a CUDA build of torch was installed'; print('== installed: torch', torch.__version__, '(CPU only)')"
 	@touch $(STAMP)
 
 install: $(STAMP)

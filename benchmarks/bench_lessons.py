@@ -25,16 +25,21 @@ ROOT = HERE.parent
 LESSON_LIMIT_S, TOTAL_LIMIT_S, BUSY_RATIO = 20.0, 180.0, 2.0
 
 
-def cell_seconds(nb):
-    """Sum of the code cells' run times, from nbclient's timing metadata."""
-    total = 0.0
+def each_cell_seconds(nb):
+    """Each code cell's run time, from nbclient's timing metadata."""
+    times = []
     for cell in nb.cells:
         timing = cell.get("metadata", {}).get("execution", {})
         start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
         if cell.cell_type == "code" and start and end:
-            total += (dt.fromisoformat(end.replace("Z", "+00:00"))
-                      - dt.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
-    return total
+            times.append((dt.fromisoformat(end.replace("Z", "+00:00"))
+                          - dt.fromisoformat(start.replace("Z", "+00:00"))).total_seconds())
+    return times
+
+
+def cell_seconds(nb):
+    """Sum of the code cells' run times."""
+    return sum(each_cell_seconds(nb))
 
 
 def run_lesson(path, busy, timeout):
@@ -58,7 +63,7 @@ def run_lesson(path, busy, timeout):
         if spinner:
             spinner.kill()
             spinner.wait()
-    return cell_seconds(nb), wall
+    return each_cell_seconds(nb), wall
 
 
 class _env:
@@ -95,6 +100,7 @@ def main(argv=None):
                         help="lesson numbers or file names (default: every lesson in notebooks/)")
     parser.add_argument("--no-busy", action="store_true", help="only the idle runs")
     parser.add_argument("--no-write", action="store_true", help="print, do not write RESULTS.md")
+    parser.add_argument("--cells", action="store_true", help="also print each code cell's times")
     parser.add_argument("--timeout", type=float, default=600, help="per-cell timeout in seconds")
     args = parser.parse_args(argv)
 
@@ -105,8 +111,12 @@ def main(argv=None):
             parser.error(f"--lessons {args.lessons}: no such lesson in notebooks/")
     rows = []
     for path in lessons:
-        idle, _ = run_lesson(path, busy=False, timeout=args.timeout)
-        busy = None if args.no_busy else run_lesson(path, busy=True, timeout=args.timeout)[0]
+        idle_cells, _ = run_lesson(path, busy=False, timeout=args.timeout)
+        busy_cells = None if args.no_busy else run_lesson(path, busy=True, timeout=args.timeout)[0]
+        idle, busy = sum(idle_cells), None if busy_cells is None else sum(busy_cells)
+        if args.cells:
+            for i, t in enumerate(idle_cells):
+                print(f"  cell {i + 1:2d}: idle {t:6.2f} s" + (f"  busy {busy_cells[i]:6.2f} s" if busy_cells else ""))
         rows.append((path.stem, idle, busy))
         ratio = f"  busy {busy:6.1f} s  ({busy / idle:.2f}x)" if busy is not None else ""
         print(f"{path.stem:40s} idle {idle:6.1f} s{ratio}", flush=True)

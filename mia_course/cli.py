@@ -4,8 +4,11 @@
 (``exercises/``; never ``solutions/``) into DIR, side by side, as in the repository. A copy the
 learner has changed (edited, or run and saved with outputs) is never overwritten unless asked
 with ``--force``; an unchanged copy of an older version is brought up to date.
-``mia-course lab [DIR]`` does that when needed and opens JupyterLab in DIR, with the
-instructors' nbgrader tools hidden there (``--allow-root`` only when run as root).
+``mia-course lab [DIR]`` does that when needed and opens JupyterLab in DIR on lesson 00 (the
+URL it opens and prints is that lesson's, so a learner who clicks the printed link lands there
+too, not on the Launcher), with the instructors' nbgrader tools hidden there (``--allow-root``
+only when run as root). Its kernels wait for work without spinning (``OMP_WAIT_POLICY=PASSIVE``,
+unless set): a lesson stays fast on a laptop that also runs a browser, whatever it imports first.
 
 Introduced in the README ("Two commands") and notebooks/00_start_here.ipynb.
 """
@@ -23,6 +26,7 @@ FOLDERS = ("notebooks", "exercises")  # never solutions/: they hold the answers
 MANIFEST = ".mia-course.json"         # in DIR: the hash of each file as it was copied
 CONFIG_DIR = ".jupyter-config"        # in DIR: the workspace's JupyterLab settings
 FIRST_LESSON = "notebooks/00_start_here.ipynb"
+FIRST_URL = f"/lab/tree/{FIRST_LESSON}"  # JupyterLab opens the document at /lab/tree/<path>
 # nbgrader's JupyterLab extension (menus, "Create Assignment") and its server extensions:
 # instructor tools, off in a learner's workspace
 NBGRADER_LAB_EXTENSION = "@jupyter/nbgrader"
@@ -100,10 +104,13 @@ def lab_command(dest: str | os.PathLike[str], extra_args: Iterable[str] = ()) ->
     config = write_workspace_config(dest)
     env = dict(os.environ)
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in (str(config), env.get("JUPYTER_CONFIG_PATH")) if p)
+    # the kernels inherit it: OpenMP reads it once, when torch loads, which a lesson may import
+    # before mia_course (whose import sets the same default)
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    cmd = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={dest}"]
+    cmd = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={dest}", f"--LabApp.default_url={FIRST_URL}"]
     cmd += ["--allow-root"] if is_root else []  # JupyterLab refuses root without it; never otherwise
-    cmd += list(extra_args) + [FIRST_LESSON]
+    cmd += list(extra_args)
     return cmd, env
 
 
@@ -145,7 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "lessons":
         return 1 if report["kept"] else 0
     cmd, env = lab_command(args.dir, extra)
-    return subprocess.call(cmd, env=env, cwd=args.dir)  # the lesson's path is relative to DIR
+    print(f"Starting JupyterLab in {args.dir} on {FIRST_LESSON} (stop it with Ctrl-C) ...", flush=True)
+    return subprocess.call(cmd, env=env, cwd=args.dir)
 
 
 if __name__ == "__main__":

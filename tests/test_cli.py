@@ -84,7 +84,10 @@ def test_help_explains_both_commands():
 
 def test_lab_command_opens_the_first_lesson_in_the_workspace(tmp_path):
     cmd, env = cli.lab_command(tmp_path, ["--no-browser"])
-    assert cmd[-1] == cli.FIRST_LESSON and f"--ServerApp.root_dir={tmp_path.resolve()}" in cmd
+    assert f"--ServerApp.root_dir={tmp_path.resolve()}" in cmd
+    # the URL JupyterLab opens and prints is the first lesson's (not the Launcher's /lab)
+    assert f"--LabApp.default_url=/lab/tree/{cli.FIRST_LESSON}" in cmd
+    assert env["OMP_WAIT_POLICY"] == os.environ.get("OMP_WAIT_POLICY", "PASSIVE")
     assert ("--allow-root" in cmd) == (os.geteuid() == 0)  # only as root
     assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0] == str(tmp_path.resolve() / cli.CONFIG_DIR)
 
@@ -134,6 +137,10 @@ def test_mia_course_lab_serves_the_workspace_without_nbgrader(tmp_path):
         except urllib.error.HTTPError:
             formgrader = False
         assert not formgrader, "nbgrader's formgrader is served in the learner's workspace"
+        # `/` and the URL the server prints lead to lesson 00, not to the Launcher
+        with urllib.request.urlopen(f"{base}/?token={token}", timeout=5) as r:
+            assert r.geturl().split("?")[0] == f"{base}{cli.FIRST_URL}", r.geturl()
+        assert f"{cli.FIRST_URL}?token=" in log.read_text(), log.read_text()[-3000:]
     finally:
         for sig in (signal.SIGTERM, signal.SIGKILL):  # the server's process group, kernels included
             try:
