@@ -7,10 +7,11 @@ shows: each attack's scores, test accuracy, TPR at low FPR and where Alice lands
 cached by what it depends on, so a control change redoes only what it must:
 
 - the users (members, non-members, the attacker's population) depend on ``n_members``;
-- training depends on the model's knobs (``n_members``, ``hidden_units``, ``epochs``, ``l2``,
-  ``dropout``, ``epsilon``, ``n_shadows``). The target and its shadows train together as one
-  batched model: model 0 is the target (on the members), the others train on random
-  halves of members + non-members (the online LiRA setting);
+- the target depends on the model's knobs (``n_members``, ``hidden_units``, ``epochs``, ``l2``,
+  ``dropout``, ``epsilon``) only: the attacker's knobs (``n_shadows``, the attacks) never
+  retrain it, so "2 vs 64 shadows" attacks the very same model;
+- the shadows depend on the model's knobs and ``n_shadows``: they train as one batched model,
+  each on a random half of members + non-members (the online LiRA setting);
 - what the target's API answers depends on the output defense;
 - each attack's scores depend on all of that; choosing which attacks to show costs nothing.
 """
@@ -37,7 +38,8 @@ OUTPUTS = ("probabilities", "noise", "rounding", "label only")
 DEFAULTS = {"n_members": 500, "hidden_units": 256, "epochs": 30, "l2": 0.0, "dropout": 0.0,
             "epsilon": None, "output": "probabilities", "noise_scale": 0.1, "decimals": 1,
             "n_shadows": 16, "attacks": ("loss", "LiRA", "RMIA", "label-only")}
-TRAINING_KEYS = ("n_members", "hidden_units", "epochs", "l2", "dropout", "epsilon", "n_shadows")
+TARGET_KEYS = ("n_members", "hidden_units", "epochs", "l2", "dropout", "epsilon")
+TRAINING_KEYS = TARGET_KEYS + ("n_shadows",)
 OUTPUT_KEYS = ("output", "noise_scale", "decimals")
 
 
@@ -69,7 +71,8 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 def training_key(settings: Mapping[str, Any]) -> tuple[Any, ...]:
     """What the trained models depend on: two settings with the same key share the target
-    and its shadows (the output defense and the attack choice are not in it).
+    and its shadows (the output defense and the attack choice are not in it; the target's
+    own key is the first ``len(TARGET_KEYS)`` entries, without ``n_shadows``).
 
     Introduced in notebooks/13_playground.ipynb."""
     return tuple(check_settings(settings)[k] for k in TRAINING_KEYS)
@@ -127,8 +130,10 @@ def model_for(settings: Mapping[str, Any], random_state: int | np.random.RandomS
 
 @dataclass
 class Trained:
-    """The target (model 0 of ``stack``), its shadows' masks, the shadows' probabilities on
-    members, non-members and population (in that order), and the accountant's epsilon."""
+    """The target (``target_stack``: one model), the shadows (``stack``) and their masks, the
+    shadows' probabilities on members, non-members and population (in that order), and the
+    accountant's epsilon of the target's training."""
+    target_stack: ShadowModels
     stack: ShadowModels
     shadow_masks: np.ndarray
     shadow_proba: np.ndarray
@@ -136,29 +141,51 @@ class Trained:
 
     @property
     def target(self) -> Any:
-        return self.stack.model(0)
+        return self.target_stack.model(0)
 
 
-def train_target_and_shadows(data: PlaygroundData, settings: Mapping[str, Any],
-                             random_state: int | np.random.RandomState | None = 0) -> Trained:
-    """The target on the members and ``n_shadows`` shadows on random halves of members +
-    non-members, trained as one batched model. DP models report Opacus's RDP accountant.
+def train_target(data: PlaygroundData, settings: Mapping[str, Any],
+                 random_state: int | np.random.RandomState | None = 0) -> tuple[ShadowModels, float]:
+    """The target on the members, seeded by ``random_state`` alone (never by the attacker's
+    settings); returns it (a stack of one model) and Opacus's RDP epsilon (inf: no DP).
+
+    Introduced in notebooks/13_playground.ipynb."""
+    estimator = model_for(settings)
+    target = train_shadow_models(estimator, data.X, data.y, data.is_member[None],
+                                 random_state=np.random.RandomState(seed_from(random_state)))
+    epsilon = float("inf")
+    if settings["epsilon"] is not None:
+        accountant = RDPAccountant()
+        accountant.history = [(target.noise_multiplier_, target.sample_rate_, target.steps_)]
+        epsilon = float(accountant.get_epsilon(estimator.delta))
+    return target, epsilon
+
+
+def train_shadows(data: PlaygroundData, settings: Mapping[str, Any],
+                  random_state: int | np.random.RandomState | None = 0) -> tuple[ShadowModels, np.ndarray, np.ndarray]:
+    """``n_shadows`` shadows on random halves of members + non-members, trained as one batched
+    model like the target; returns them, their masks and their probabilities on members,
+    non-members and population.
 
     Introduced in notebooks/13_playground.ipynb."""
     rng = np.random.RandomState(seed_from(random_state))
     # halves of the distinct records: a duplicated row is IN (or OUT) for a shadow in all its places
     _, record = np.unique(np.c_[data.X, data.y], axis=0, return_inverse=True)
-    halves = random_halves(settings["n_shadows"], int(record.max()) + 1, rng)[:, record.ravel()]
-    masks = np.vstack([data.is_member[None], halves])
-    estimator = model_for(settings)
-    stack = train_shadow_models(estimator, data.X, data.y, masks, random_state=rng)
-    epsilon = float("inf")
-    if settings["epsilon"] is not None:
-        accountant = RDPAccountant()
-        accountant.history = [(stack.noise_multiplier_, stack.sample_rate_, stack.steps_)]
-        epsilon = float(accountant.get_epsilon(estimator.delta))
-    shadow_proba = stack.predict_proba(np.vstack([data.X, data.X_population]))[1:]
-    return Trained(stack=stack, shadow_masks=masks[1:], shadow_proba=shadow_proba, epsilon=epsilon)
+    masks = random_halves(settings["n_shadows"], int(record.max()) + 1, rng)[:, record.ravel()]
+    stack = train_shadow_models(model_for(settings), data.X, data.y, masks, random_state=rng)
+    return stack, masks, stack.predict_proba(np.vstack([data.X, data.X_population]))
+
+
+def train_target_and_shadows(data: PlaygroundData, settings: Mapping[str, Any],
+                             random_state: int | np.random.RandomState | None = 0) -> Trained:
+    """``train_target`` and ``train_shadows`` (the shadows from their own stream of randomness:
+    the target is the same whatever ``n_shadows``).
+
+    Introduced in notebooks/13_playground.ipynb."""
+    seed = seed_from(random_state)
+    target, epsilon = train_target(data, settings, seed)
+    stack, masks, proba = train_shadows(data, settings, seed + 1)
+    return Trained(target_stack=target, stack=stack, shadow_masks=masks, shadow_proba=proba, epsilon=epsilon)
 
 
 @dataclass
@@ -205,7 +232,14 @@ class Playground:
 
     def needs_training(self, **changes: Any) -> bool:
         """Whether ``update(**changes)`` has to train models (so a front end can say so)."""
-        return ("train", self._keys(check_settings({**self.settings, **changes}))[0]) not in self._cache
+        return bool(self.models_to_train(**changes))
+
+    def models_to_train(self, **changes: Any) -> tuple[str, ...]:
+        """Which models ``update(**changes)`` has to train: ("target", "shadows"), one or none."""
+        train = self._keys(check_settings({**self.settings, **changes}))[0]
+        return tuple(name for name, key in (("target", ("target", train[:len(TARGET_KEYS)])),
+                                            ("shadows", ("shadows", train)))
+                     if key not in self._cache)
 
     def _cached(self, key, compute):
         if key in self._cache:
@@ -221,11 +255,15 @@ class Playground:
         s = check_settings({**self.settings, **changes})
         self.settings = s
         train_key, api_key = self._keys(s)
-        retrained = ("train", train_key) not in self._cache
+        retrained = bool(self.models_to_train())
         seed = self.random_state
         data = self._cached(("data", s["n_members"]), lambda: make_playground_data(
             s["n_members"], self.n_population, seed))
-        trained = self._cached(("train", train_key), lambda: train_target_and_shadows(data, s, seed))
+        # the target's seed is the playground's; the shadows' the next one (as train_target_and_shadows)
+        target, epsilon = self._cached(("target", train_key[:len(TARGET_KEYS)]),
+                                       lambda: train_target(data, s, seed_from(seed)))
+        shadows = self._cached(("shadows", train_key), lambda: train_shadows(data, s, seed_from(seed) + 1))
+        trained = Trained(target, *shadows, epsilon=epsilon)
         def api():  # a fresh one per use: the same noise whatever else was asked before
             return model_api(trained.target, s["output"], noise_scale=s["noise_scale"],
                              decimals=s["decimals"], random_state=seed)

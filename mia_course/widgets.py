@@ -5,22 +5,31 @@ Introduced in notebooks/13_playground.ipynb (small versions in lessons 01, 04 an
 All the work happens in plain functions that tests call directly: ``Playground.update``
 computes, ``playground_figure`` draws, ``summary_html`` writes the table. A widget only
 reads its controls, calls them, and shows what they return.
+
+The figure never goes through pyplot: ``playground_figure`` builds a bare ``Figure`` that no
+backend knows, so the notebook's inline backend can never show it by itself (in a widget's
+callback, such an output lands in JupyterLab's Log Console instead of the widget). Updates are
+serialized: a change that arrives while one is drawn is drawn next, with the latest settings.
 """
 import html
 import io
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import numpy as np
+import traitlets
+from numpy.typing import ArrayLike
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from mia_course.playground import OUTPUTS, Playground, PlaygroundResult
 from mia_course.playground_attacks import ATTACKS
 from mia_course.plots import plot_roc_curves, plot_score_histograms
+from mia_course.queries import PROBABILITY_FLOOR
 
 # control name -> (label, options); epsilon "off" (no DP) is None in the settings
 OFF = float("inf")  # and inf on its slider (a slider cannot hold None)
@@ -40,6 +49,47 @@ CONTROLS = {
 }
 
 
+class AttackToggles(widgets.HBox):
+    """One toggle button per attack, each marked with a tick when chosen (``value``: the tuple of
+    chosen attacks, as a ``SelectMultiple``'s), so the choice is visible at a glance.
+
+    Introduced in notebooks/13_playground.ipynb."""
+
+    value = traitlets.Tuple()
+
+    def __init__(self, options: Sequence[str], value: Sequence[str], description: str = "attacks") -> None:
+        self.options, self._syncing = tuple(options), False
+        self.buttons = {a: widgets.ToggleButton(description=a, value=a in value, tooltip=f"attack: {a}",
+                                                layout=widgets.Layout(width="auto"))
+                        for a in self.options}
+        label = widgets.Label(description, layout=widgets.Layout(width="90px"))
+        super().__init__([label, *self.buttons.values()],
+                         layout=widgets.Layout(flex_flow="row wrap", grid_column="1 / -1"))
+        self.add_class("mia-attacks")
+        self.value = tuple(a for a in self.options if a in value)
+        self._restyle()
+        for button in self.buttons.values():
+            button.observe(self._clicked, names="value")
+
+    def _clicked(self, change: Any) -> None:
+        if not self._syncing:  # a click, not the buttons following a new value
+            self.value = tuple(a for a, b in self.buttons.items() if b.value)
+
+    @traitlets.observe("value")
+    def _sync(self, change: Any) -> None:
+        self._syncing = True
+        try:
+            for a, button in self.buttons.items():
+                button.value = a in change["new"]
+        finally:
+            self._syncing = False
+        self._restyle()
+
+    def _restyle(self) -> None:
+        for a, button in self.buttons.items():
+            button.icon, button.button_style = ("check", "success") if a in self.value else ("", "")
+
+
 def make_control(name: str, value: Any) -> widgets.ValueWidget:
     """The ipywidget for one setting, starting at ``value`` (it must be one of the options).
 
@@ -48,17 +98,19 @@ def make_control(name: str, value: Any) -> widgets.ValueWidget:
         raise ValueError(f"name: expected one of {sorted(CONTROLS)}, got {name!r}")
     label, options = CONTROLS[name]
     style = {"description_width": "90px"}
+    fit = widgets.Layout(width="100%", min_width="0")  # shrinks with its grid cell: fits the column
     if name == "attacks":
-        return widgets.SelectMultiple(options=options, value=tuple(value), description=label,
-                                      rows=len(options), style=style)
+        if isinstance(value, str) or not all(v in options for v in value):
+            raise ValueError(f"attacks: expected names from {options}, got {value!r}")
+        return AttackToggles(options, value, description=label)
     value = OFF if value is None else value
     if value not in options:
         raise ValueError(f"{name}: the control offers {options}, got {value!r}")
     if name == "output":
-        return widgets.Dropdown(options=options, value=value, description=label, style=style)
+        return widgets.Dropdown(options=options, value=value, description=label, style=style, layout=fit)
     pairs = [("off" if v == OFF else f"{v:g}", v) for v in options]
     return widgets.SelectionSlider(options=pairs, value=value, description=label,
-                                   continuous_update=False, style=style)
+                                   continuous_update=False, style=style, layout=fit)
 
 
 def summary_html(result: PlaygroundResult) -> str:
@@ -87,7 +139,8 @@ def playground_figure(result: PlaygroundResult) -> Figure:
     Introduced in notebooks/13_playground.ipynb."""
     names = list(result.scores)
     height = max(4.0, 1.9 * len(names))
-    fig = plt.figure(figsize=(10, height))
+    fig = Figure(figsize=(10, height))  # not pyplot's: no backend can show it by itself
+    FigureCanvasAgg(fig)
     grid = fig.add_gridspec(len(names), 2, width_ratios=(1.1, 1))
     roc_ax = plot_roc_curves({n: (result.is_member, s) for n, s in result.scores.items()},
                              ax=fig.add_subplot(grid[:, 0]))
@@ -96,10 +149,8 @@ def playground_figure(result: PlaygroundResult) -> Figure:
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     for i, name in enumerate(names):
         ax = fig.add_subplot(grid[i, 1])
-        scores = result.scores[name]
-        low = min(np.quantile(scores, 0.01), scores[result.alice_index])  # long loss tails: clipped
-        plot_score_histograms(result.is_member, np.clip(scores, low, None), ax=ax, bins=30, title="",
-                              xlabel=f"{name} score (higher: more likely a member)")
+        scores, xlabel = histogram_scores(name, result.scores[name], result.alice_index)
+        plot_score_histograms(result.is_member, scores, ax=ax, bins=30, title="", xlabel=xlabel)
         ax.axvline(scores[result.alice_index], color="k", ls="--", lw=1.2, label="Alice")
         ax.xaxis.label.set_fontsize(9)
         ax.yaxis.label.set_fontsize(9)
@@ -115,11 +166,31 @@ def playground_figure(result: PlaygroundResult) -> Figure:
     return fig
 
 
+LOSS_FLOOR = float(np.log(PROBABILITY_FLOOR))  # a loss score below: "sure it is the wrong class"
+
+
+def histogram_scores(name: str, scores: ArrayLike, alice_index: int) -> tuple[np.ndarray, str]:
+    """The scores as the histogram shows them, and its axis label: long low tails clipped to the
+    lowest 1% (or Alice, if lower). A loss score below ``log(PROBABILITY_FLOOR)`` (an API that
+    rounds answers 0 for the true class of some records: the loss of a 0 stretches the axis to
+    -700 and squeezes every other record into one bar) is drawn in a left bar of its own, one
+    nat below the lowest 1% of the other records.
+
+    Introduced in notebooks/13_playground.ipynb."""
+    scores = np.asarray(scores, float)
+    low = min(np.quantile(scores, 0.01), scores[alice_index])
+    xlabel = f"{name} score (higher: more likely a member)"
+    if name == "loss" and low < LOSS_FLOOR:
+        real = scores[scores > LOSS_FLOOR]
+        low = (float(np.quantile(real, 0.01)) if len(real) else LOSS_FLOOR) - 1.0
+        xlabel = f"loss score, log p(true class) (left bar: {low:.1f} or less)"
+    return np.clip(scores, low, None), xlabel
+
+
 def figure_png(fig: Figure) -> bytes:
-    """The figure as PNG bytes (then closed, so a notebook does not show it twice)."""
+    """The figure as PNG bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80)
-    plt.close(fig)
     return buffer.getvalue()
 
 
@@ -152,13 +223,16 @@ class PlaygroundWidget:
         self.controls = {c: make_control(c, self.playground.settings[c]) for c in controls}
         self.status = widgets.HTML()
         self.table = widgets.HTML()
-        self.image = widgets.Image(format="png")
+        # the picture scales down with the notebook column, never wider than it
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
         self.progress = widgets.Output()  # tqdm bars of long trainings appear here
         self.update_times = []
+        self._lock, self._pending = threading.Lock(), False
         for control in self.controls.values():
             control.observe(self._changed, names="value")
-        grid = widgets.GridBox(list(self.controls.values()),
-                               layout=widgets.Layout(grid_template_columns="repeat(3, 330px)"))
+        # as many columns of controls as fit (at least 250 px each): they wrap in a narrow column
+        grid = widgets.GridBox(list(self.controls.values()), layout=widgets.Layout(
+            grid_template_columns="repeat(auto-fill, minmax(250px, 1fr))", grid_gap="2px 12px", width="100%"))
         self.box = widgets.VBox([grid, self.status, self.progress, self.table,
                                  widgets.Box([self.image]).add_class("mia-plot")]).add_class("mia-playground")
         self.refresh()
@@ -174,13 +248,26 @@ class PlaygroundWidget:
     def _changed(self, change):
         self.refresh()
 
+    def refresh(self) -> None:
+        """Recompute (from the cache where possible) and redraw, one update at a time: a call
+        that comes while another is drawing leaves it to that one, which then draws again with
+        the controls' latest values."""
+        self._pending = True
+        if not self._lock.acquire(blocking=False):
+            return  # the running update sees _pending and draws the latest settings
+        try:
+            while self._pending:
+                self._pending = False
+                self._refresh()
+        finally:
+            self._lock.release()
+
     def settings(self) -> dict[str, Any]:
         """The controls' current values, as ``Playground.update`` takes them."""
         return {name: None if control.value == OFF else control.value
                 for name, control in self.controls.items()}
 
-    def refresh(self) -> None:
-        """Recompute (from the cache where possible) and redraw."""
+    def _refresh(self) -> None:
         start = time.perf_counter()
         settings = self.settings()
         try:
@@ -189,8 +276,10 @@ class PlaygroundWidget:
             self.status.value = f"<b style='color: #b00'>{html.escape(str(err))}</b>"
             return
         if needs_training:
+            which = self.playground.models_to_train(**settings)
             n = {**self.playground.settings, **settings}["n_shadows"]
-            self.status.value = f"<i>&#8987; training the target and {n} shadow models&hellip;</i>"
+            what = " and ".join({"target": "the target", "shadows": f"{n} shadow models"}[w] for w in which)
+            self.status.value = f"<i>&#8987; training {what}&hellip;</i>"
         with self.progress:
             self.result = self.playground.update(**settings)
         self.progress.clear_output()

@@ -79,16 +79,16 @@ def test_playground_epsilon_is_the_epsilon_of_the_run_it_trained():
     """The playground reports the accountant's epsilon; here it is compared with the epsilon
     measured from what its DP training actually did (not recomputed from its multiplier)."""
     from dp_checks import DPRun, record_observer
-    from mia_course.playground import check_settings, make_playground_data, model_for, train_target_and_shadows
+    from mia_course.playground import check_settings, make_playground_data, model_for, train_target
     settings = check_settings({"n_members": 200, "hidden_units": 8, "epochs": 6, "epsilon": 4.0, "n_shadows": 2})
     data = make_playground_data(200, 50, random_state=0)
     steps = []
     with record_observer(steps):
-        trained = train_target_and_shadows(data, settings, random_state=0)
-    run = DPRun(estimator=model_for(settings), masks=np.vstack([data.is_member[None], trained.shadow_masks]),
-                stack=trained.stack, steps=steps, X=data.X, y=data.y)
+        target, epsilon = train_target(data, settings, random_state=0)
+    run = DPRun(estimator=model_for(settings), masks=data.is_member[None], stack=target, steps=steps,
+                X=data.X, y=data.y)
     measured = measure(run)
     check_noise(run, measured)
     check_sampling(run, measured)
-    assert measured_epsilon(run, measured) == pytest.approx(trained.epsilon, rel=0.1)
-    assert trained.epsilon == pytest.approx(4.0, rel=0.05)
+    assert measured_epsilon(run, measured) == pytest.approx(epsilon, rel=0.1)
+    assert epsilon == pytest.approx(4.0, rel=0.05)

@@ -86,6 +86,22 @@ def test_same_seed_same_numbers_and_cache_reuses_training(playground):
     np.testing.assert_array_equal(repeat.scores["LiRA"], first.scores["LiRA"])
 
 
+def test_the_attackers_knobs_never_retrain_the_target(playground):
+    """Moving "shadows" (or the attacks) keeps the very same target: its accuracy, its answers
+    and the loss attack's scores do not move; only the shadows train again."""
+    base = playground.update(n_shadows=16, attacks=("loss", "LiRA"))
+    assert playground.models_to_train(n_shadows=64) == ("shadows",)
+    assert playground.models_to_train(attacks=("loss",)) == ()
+    assert playground.models_to_train(epochs=10) == ("target", "shadows")
+    for n in (2, 64):
+        moved = playground.update(n_shadows=n, attacks=("loss", "LiRA"))
+        assert moved.retrained and moved.test_accuracy == base.test_accuracy
+        assert moved.alice_click == base.alice_click
+        np.testing.assert_array_equal(moved.scores["loss"], base.scores["loss"])
+        assert not np.array_equal(moved.scores["LiRA"], base.scores["LiRA"])  # the shadows did change
+    playground.update(n_shadows=DEFAULTS["n_shadows"], attacks=DEFAULTS["attacks"])
+
+
 def test_model_api_wraps_the_chosen_output_defense(default_models):
     model = default_models[1].target
     assert model_api(model, "probabilities") is model

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from mia_course.playground import Playground
-from mia_course.widgets import (CONTROLS, OFF, PlaygroundWidget, make_control,
-                                playground_figure, summary_html)
+from mia_course.widgets import (CONTROLS, LOSS_FLOOR, OFF, AttackToggles, PlaygroundWidget, histogram_scores,
+                                make_control, playground_figure, summary_html)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def test_controls_are_the_right_kind():
     assert isinstance(make_control("epochs", 30), widgets.SelectionSlider)
     assert not make_control("epochs", 30).continuous_update  # retrain on release, not per pixel
     assert isinstance(make_control("output", "noise"), widgets.Dropdown)
-    assert isinstance(make_control("attacks", ("loss",)), widgets.SelectMultiple)
+    assert isinstance(make_control("attacks", ("loss",)), AttackToggles)
     assert make_control("epsilon", None).value == OFF
 
 
@@ -125,3 +125,86 @@ def test_the_scripted_session_answers_in_under_a_second_at_the_median():
     times = [seconds for _, _, seconds, _ in rows]
     assert sum(trained for *_, trained in rows) >= 8  # the session does retrain, often
     assert np.median(times) < 1.0, f"median update {np.median(times):.2f} s: {rows}"
+
+
+def test_the_chosen_attacks_are_visible_at_a_glance():
+    control = make_control("attacks", ("loss", "RMIA"))
+    ticked = {a for a, b in control.buttons.items() if b.value and b.icon == "check" and b.button_style}
+    assert ticked == {"loss", "RMIA"} and control.value == ("loss", "RMIA")
+    assert all(not b.icon and not b.button_style for a, b in control.buttons.items() if a not in ticked)
+    control.buttons["LiRA"].value = True  # a click on "LiRA"
+    assert control.value == ("loss", "LiRA", "RMIA") and control.buttons["LiRA"].icon == "check"
+    control.value = ("label-only",)  # set from code: the buttons follow
+    assert [a for a, b in control.buttons.items() if b.value] == ["label-only"]
+    assert control.buttons["loss"].icon == ""
+    with pytest.raises(ValueError, match="attacks"):
+        make_control("attacks", ("loss", "magic"))
+
+
+def test_the_redraw_never_goes_through_pyplot(widget, monkeypatch):
+    """A figure pyplot knows can be shown by the notebook's inline backend outside the widget
+    (JupyterLab's Log Console, an empty picture in the widget): the redraw makes none."""
+    import matplotlib.pyplot as plt
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the playground's redraw used pyplot")
+    for name in ("figure", "subplots", "gcf", "gca", "show", "close"):
+        monkeypatch.setattr(plt, name, refuse)
+    before, shown = plt.get_fignums(), len(widget.update_times)
+    widget.controls["output"].value = "rounding"
+    widget.controls["output"].value = "probabilities"
+    assert len(widget.update_times) == shown + 2 and "updated in" in widget.status.value
+    monkeypatch.undo()
+    assert plt.get_fignums() == before
+
+
+def test_updates_are_serialized_and_the_last_change_wins(widget):
+    """A change that arrives while an update is drawing is drawn next, with the latest values."""
+    import threading
+    started, release = threading.Event(), threading.Event()
+    real = widget._refresh
+    calls = []
+
+    def slow_refresh():
+        calls.append(widget.settings()["output"])
+        if len(calls) == 1:
+            started.set()
+            release.wait(10)
+        real()
+    widget._refresh = slow_refresh
+    try:
+        first = threading.Thread(target=widget.refresh)
+        first.start()
+        started.wait(10)
+        widget.controls["output"].unobserve(widget._changed, names="value")
+        widget.controls["output"].value = "noise"
+        widget.controls["output"].observe(widget._changed, names="value")
+        widget.refresh()  # comes while the first draws: returns at once, left to the first
+        assert calls == ["probabilities"]
+        release.set()
+        first.join(30)
+        assert calls == ["probabilities", "noise"] and widget.result.settings["output"] == "noise"
+    finally:
+        del widget._refresh
+        widget.controls["output"].value = "probabilities"
+
+
+def test_the_loss_histogram_under_rounded_outputs_is_readable(widget):
+    widget.controls["output"].value = "rounding"
+    widget.controls["decimals"].value = 1
+    raw = widget.result.scores["loss"]
+    assert raw.min() < -100  # a rounded 0 for the true class: log(0) floored far below
+    shown, xlabel = histogram_scores("loss", raw, widget.result.alice_index)
+    assert shown.min() >= LOSS_FLOOR and "left bar" in xlabel
+    assert shown.max() - shown.min() < 10, "the axis spans the records, not a log(0)"
+    counts, _ = np.histogram(shown, bins=30)
+    assert (counts > 0).sum() >= 4, "the records fall in more than one or two bars"
+    np.testing.assert_array_equal(shown[raw > LOSS_FLOOR], raw[raw > LOSS_FLOOR])  # only the tail moves
+    widget.controls["output"].value = "probabilities"
+
+
+def test_the_controls_and_the_picture_fit_the_notebook_column(widget):
+    grid = widget.box.children[0]
+    assert "auto-fill" in grid.layout.grid_template_columns  # as many columns as fit, then wrap
+    assert all(c.layout.width == "100%" for n, c in widget.controls.items() if n != "attacks")
+    assert widget.image.layout.max_width == "100%"
