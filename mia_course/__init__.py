@@ -34,6 +34,15 @@ from typing import Any as _Any
 # OpenMP threads that spin while waiting steal a busy laptop's cores from each other (64 shadows:
 # 2.3 s idle, 5.9 s next to one busy process): sleep instead, unless the user chose. This must
 # run before torch is first imported, and importing any mia_course module runs it first.
+# A lesson that imports torch before mia_course is too late for that: OpenMP read its setting
+# when torch loaded, and its threads may spin (lesson 09: 6-12x slower next to one busy
+# process). Then torch runs on one thread, which never waits for another (`make lab` and
+# `make test` give the kernel OMP_WAIT_POLICY=PASSIVE from the start, so this is for other
+# Jupyters; torch_threads(n) and set_num_threads still choose more).
+import sys as _sys
+
+if "torch" in _sys.modules and "OMP_WAIT_POLICY" not in _os.environ:
+    _sys.modules["torch"].set_num_threads(1)
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _HOMES = {

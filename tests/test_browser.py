@@ -215,3 +215,56 @@ def test_playground_renders_and_the_epochs_slider_redraws_the_plot(lab, tmp_path
         finally:
             browser.close()
     assert (ROOT / NOTEBOOK).read_bytes() == notebook_bytes, f"{NOTEBOOK} was modified by the test"
+
+
+def stated_test_accuracy(playground):
+    """The target's test accuracy as the playground's table states it."""
+    match = re.search(r"test accuracy (\d+\.\d)%", playground.inner_text())
+    assert match, "the playground's table states no test accuracy"
+    return float(match.group(1))
+
+
+def images_outside(page):
+    """How many images the page shows outside the playground (a figure that left the widget)."""
+    return page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output img')]"
+                         ".filter(i => !i.closest('.mia-playground')).length")
+
+
+def test_playground_moves_stay_in_the_widget_and_keep_the_target(lab, tmp_path):
+    """Issue 23's moves: the controls fit the notebook column, the chosen attacks are ticked,
+    moving "shadows" redraws without changing the target (its test accuracy), a click on an
+    attack redraws, and no figure ever appears outside the widget (over several moves)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=lab["chromium"], headless=True,
+                                    args=["--no-sandbox"] if IS_ROOT else [])
+        page = browser.new_page(viewport={"width": 1100, "height": 1000})
+        page.set_default_timeout(PLAYGROUND_S * 1000)
+        try:
+            open_notebook(page, lab)
+            playground = run_all_cells(page)
+            before, stray = plot_src(playground), images_outside(page)
+            overflow = playground.evaluate("el => el.scrollWidth - el.clientWidth")
+            assert overflow <= 1, f"the playground is {overflow} px wider than the notebook column"
+            expect(playground.locator(".mia-attacks button.mod-success")).to_have_count(4)
+            accuracy = stated_test_accuracy(playground)
+            for _ in range(3):  # right, right, then back: each retrains the shadows only
+                move_slider(playground, "shadows")
+                before = wait_for_new_plot(page, playground, before)
+                assert stated_test_accuracy(playground) == accuracy, "moving the shadows changed the target"
+            playground.locator(".mia-attacks button", has_text=re.compile(r"^\s*LiRA\s*$")).click()
+            before = wait_for_new_plot(page, playground, before)
+            expect(playground.locator(".mia-attacks button.mod-success")).to_have_count(3)
+            move_slider(playground, "epochs")
+            wait_for_new_plot(page, playground, before)
+            assert images_outside(page) == stray, "a figure appeared outside the playground widget"
+            assert_no_errors(page, "after the moves")
+            screenshot(page, tmp_path / "playground_moves.png", playground)
+        except Exception:
+            with contextlib.suppress(Exception):
+                screenshot(page, tmp_path / "failure.png")
+            print(f"JupyterLab log: {lab['log']}")
+            raise
+        finally:
+            browser.close()

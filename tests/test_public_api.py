@@ -69,6 +69,21 @@ def test_openmp_threads_sleep_when_idle_unless_the_user_chose():
               env={**env, "OMP_WAIT_POLICY": "ACTIVE"})
 
 
+def test_torch_imported_first_runs_on_one_thread():
+    """A lesson that imports torch before mia_course is too late to ask OpenMP's threads to
+    sleep (lesson 09 ran 6-12x slower next to a busy process): then torch runs on one thread.
+    Imported after, or with a wait policy set from the start (the course's kernel), torch keeps
+    its threads."""
+    import os
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    run_fresh("import torch\nn = torch.get_num_threads()\nimport mia_course\n"
+              "assert torch.get_num_threads() == 1, torch.get_num_threads()", env=env)
+    for first, policy in (("import mia_course, torch", None), ("import torch, mia_course", "PASSIVE"),
+                          ("import torch, mia_course", "ACTIVE")):
+        run_fresh(f"import os\nn = os.cpu_count()\n{first}\nassert torch.get_num_threads() == n, "
+                  "torch.get_num_threads()", env=env if policy is None else {**env, "OMP_WAIT_POLICY": policy})
+
+
 def test_the_package_is_typed():
     assert (ROOT / "mia_course" / "py.typed").is_file()
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
