@@ -10,6 +10,7 @@ from typing import Self
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
 
 from mia_course._validation import (check_class_labels, check_int, check_matrix, check_model,
                                     check_real, check_vector)
@@ -233,7 +234,11 @@ class ShadowModelAttack(MembershipAttack):
                 continue
             model = seeded_clone(HistGradientBoostingClassifier(max_iter=100)
                                  if self.attack_model is None else self.attack_model, rng)
-            self.attack_models_[c] = model.fit(self.attack_X_[rows], self.attack_y_[rows])
+            # a few features, thousands of rows: OpenMP's threads cost more than they save (the
+            # default attack model fits 8x faster on one thread, to the same trees) and are
+            # what a busy laptop cannot spare
+            with threadpool_limits(1, user_api="openmp"):
+                self.attack_models_[c] = model.fit(self.attack_X_[rows], self.attack_y_[rows])
         return self
 
     def _score_samples(self, model, X, y):
@@ -245,10 +250,11 @@ class ShadowModelAttack(MembershipAttack):
             raise ValueError(f"model: predicts {P.shape[1]} classes, the shadows predicted "
                              f"{self.attack_X_.shape[1]}")
         scores = np.full(len(y), 0.5)
-        for c, attack in self.attack_models_.items():
-            rows = y == c
-            if rows.any():
-                scores[rows] = attack.predict_proba(P[rows])[:, 1]
+        with threadpool_limits(1, user_api="openmp"):  # as in fit
+            for c, attack in self.attack_models_.items():
+                rows = y == c
+                if rows.any():
+                    scores[rows] = attack.predict_proba(P[rows])[:, 1]
         return scores
 
     def decision_threshold(self) -> float:
