@@ -267,5 +267,5 @@ def test_shadow_attack_models_run_on_one_openmp_thread(ad):
     OpenMPThreadsSeen.seen = []
     attack = ShadowModelAttack(shadow_model=LR, n_shadows=2, attack_model=OpenMPThreadsSeen(),
                                random_state=0).fit(X, y)
-    attack.score_samples(LR.fit(X, y), X, y)
+    attack.score_samples(LogisticRegression().fit(X, y), X, y)
     assert OpenMPThreadsSeen.seen and set(OpenMPThreadsSeen.seen) == {1}
