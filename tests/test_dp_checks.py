@@ -80,7 +80,8 @@ def test_playground_epsilon_is_the_epsilon_of_the_run_it_trained():
     measured from what its DP training actually did (not recomputed from its multiplier)."""
     from dp_checks import DPRun, record_observer
     from mia_course.playground import check_settings, make_playground_data, model_for, train_target
-    settings = check_settings({"n_members": 200, "hidden_units": 8, "epochs": 6, "epsilon": 4.0, "n_shadows": 2})
+    # the target trains alone: 30 epochs give its Poisson batch sizes enough steps to be checked
+    settings = check_settings({"n_members": 200, "hidden_units": 8, "epochs": 30, "epsilon": 4.0, "n_shadows": 2})
     data = make_playground_data(200, 50, random_state=0)
     steps = []
     with record_observer(steps):
