@@ -21,10 +21,10 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 import traitlets
-from numpy.typing import ArrayLike
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
+from numpy.typing import ArrayLike
 
 from mia_course.playground import OUTPUTS, Playground, PlaygroundResult
 from mia_course.playground_attacks import ATTACKS
@@ -90,8 +90,9 @@ class AttackToggles(widgets.HBox):
             button.icon, button.button_style = ("check", "success") if a in self.value else ("", "")
 
 
-def make_control(name: str, value: Any) -> widgets.ValueWidget:
-    """The ipywidget for one setting, starting at ``value`` (it must be one of the options).
+def make_control(name: str, value: Any) -> widgets.DOMWidget:
+    """The ipywidget for one setting, starting at ``value`` (it must be one of the options):
+    a slider, a dropdown, or for the attacks one toggle button each (``AttackToggles``).
 
     Introduced in notebooks/13_playground.ipynb."""
     if name not in CONTROLS:
