@@ -207,6 +207,10 @@ def test_a_progress_bar_shows_its_last_state():
     kept = nbformat.v4.new_output("stream", name="stdout", text="accuracy 0.75\n")
     nb.cells = [nbformat.v4.new_code_cell("x", outputs=[cleared, kept])]
     assert [o.text for o in build.final_progress(nb).cells[0].outputs] == ["accuracy 0.75\n"]
+    parts = ["fit:   0%|  | 0/4\r", "fit:  50%|# | 2/4\r", "fit: 100%|##| 4/4\n"]  # one update per message
+    nb.cells = [nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("stream", name="stdout", text=t)
+                                                        for t in parts])]
+    assert [o.text for o in build.final_progress(nb).cells[0].outputs] == ["fit: 100%|##| 4/4\n"]
 
 
 def test_the_kernels_of_a_notebook_run_print_text_progress_bars(tmp_path):

@@ -163,12 +163,20 @@ def final_stream_text(text):
 
 
 def final_progress(nb):
-    """Every printed output of ``nb`` as it ended (``final_stream_text``); empty ones dropped."""
+    """Every printed output of ``nb`` as it ended: consecutive outputs of one stream joined
+    (a bar's updates arrive as many), then ``final_stream_text``; empty ones dropped."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        kept = []
+        joined = []
         for out in cell.outputs:
+            if (out.get("output_type") == "stream" and joined and joined[-1].get("output_type") == "stream"
+                    and joined[-1].name == out.name):
+                joined[-1].text += out.text
+            else:
+                joined.append(out)
+        kept = []
+        for out in joined:
             if out.get("output_type") == "stream":
                 out.text = final_stream_text(out.text)
                 if not out.text.strip():
