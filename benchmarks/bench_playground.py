@@ -83,7 +83,7 @@ def single_knob(busy):
     """single_knob_moves in a fresh process, with a second process spinning if ``busy``."""
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
     try:
-        out = subprocess.run([sys.executable, __file__, "--worker"], capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, __file__, "--worker"], stdout=subprocess.PIPE, text=True, check=True)
     finally:
         if spinner:
             spinner.kill()
