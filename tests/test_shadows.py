@@ -194,3 +194,21 @@ def test_bad_inputs_raise_before_training(estimator, X, y, masks, err, match):
     assert Recorder.calls == []
     train_shadow_models(Recorder(), X6, Y6, OK_MASKS, random_state=0)  # the good inputs do work
     assert Recorder.calls == [3, 3]
+
+
+def test_predicting_in_chunks_of_rows_changes_nothing(pool, monkeypatch):
+    """Many rows at once (a label-only attack's perturbed copies) are predicted in chunks, with
+    the hidden layer's ReLU in place: the same probabilities as one pass, and as each model
+    alone, and gradients still flow where they are asked for."""
+    import mia_course.training.mlp as mlp
+    from mia_course.training.stacked import stacked_forward
+    X, y, masks, _ = pool
+    models = train_shadow_models(TorchMLPClassifier(epochs=2), X, y, masks, random_state=0)
+    rows = np.vstack([X] * 5)
+    whole = models.predict_proba(rows)
+    monkeypatch.setattr(mlp, "PREDICT_CHUNK", 7)  # ragged chunks
+    np.testing.assert_array_equal(models.predict_proba(rows), whole)
+    np.testing.assert_allclose(models.model(1).predict_proba(rows), whole[1], rtol=1e-12)
+    Xt = torch.from_numpy(X[:5]).expand(3, -1, -1).clone().requires_grad_()
+    stacked_forward(models.params_, Xt).sum().backward()
+    assert Xt.grad is not None and torch.isfinite(Xt.grad).all() and Xt.grad.abs().sum() > 0

@@ -23,6 +23,9 @@ from mia_course.training.registry import ShadowModels
 from mia_course.training.stacked import initial_stacked_params, stacked_forward, train_stacked
 
 
+PREDICT_CHUNK = 16384  # rows per forward pass: its hidden layer fits a CPU's cache, not 1 GB
+
+
 class BatchedMLP(ShadowModels):
     """``n_models`` copies of a ``TorchMLPClassifier`` trained as one batched model.
 
@@ -60,10 +63,12 @@ class BatchedMLP(ShadowModels):
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X: expected {self.n_features_in_} features, got {X.shape[1]}")
         params = self.params_ if models is None else [(W[models], b[models]) for W, b in self.params_]
-        with torch.no_grad():
-            Xt = torch.from_numpy(X).expand(len(params[0][0]), *X.shape)
-            logits = stacked_forward(params, Xt).double()
-        return torch.softmax(logits, dim=-1).numpy()
+        out = []
+        with torch.no_grad():  # in chunks of rows: a label-only attack asks about 100,000s at once
+            for start in range(0, max(len(X), 1), PREDICT_CHUNK):
+                Xt = torch.from_numpy(X[start:start + PREDICT_CHUNK]).expand(len(params[0][0]), -1, -1)
+                out.append(torch.softmax(stacked_forward(params, Xt).double(), dim=-1))
+        return torch.cat(out, dim=1).numpy()
 
     def model(self, k: int) -> "OneShadow":
         return OneShadow(self, check_int(k, "k", minimum=0, maximum=len(self) - 1))

@@ -42,7 +42,9 @@ def stacked_forward(params: Params, X: torch.Tensor, dropout: float = 0.0,
     for i, (W, b) in enumerate(params):
         h = torch.baddbmm(b, h, W)  # one batched matrix product for all models
         if i < len(params) - 1:
-            h = torch.relu(h)
+            # in place when nothing needs its gradient: a label-only attack's queries make h
+            # hundreds of MB, and a fresh copy of it cost more than the matrix product
+            h = torch.relu(h) if torch.is_grad_enabled() and h.requires_grad else h.relu_()
             if dropout > 0 and training:
                 h = torch.nn.functional.dropout(h, dropout, training=True)
     return h
