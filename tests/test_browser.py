@@ -104,6 +104,8 @@ def lab(tmp_path):
            f"--FileCheckpoints.checkpoint_dir={home / 'checkpoints'}",  # no .ipynb_checkpoints/ in ROOT
            ] + (["--allow-root"] if IS_ROOT else [])
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(home / "runtime"))
+    if "mia-ipython-" in env.get("IPYTHONDIR", ""):  # conftest's text progress bars: nbval's kernels only
+        del env["IPYTHONDIR"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
