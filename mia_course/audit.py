@@ -1,18 +1,30 @@
-"""Auditing differential privacy with attacks: a lower bound on epsilon from a ROC curve.
+"""Auditing differential privacy with attacks: what a ROC curve proves about epsilon.
 
 Introduced in notebooks/11_defense_scorecard.ipynb.
 
 An (epsilon, delta)-DP training algorithm bounds every membership test:
-``TPR <= e^eps * FPR + delta`` and ``1 - FPR <= e^eps * (1 - TPR) + delta``. An attack's ROC
-point that comes close to the bound proves that epsilon is *at least* a certain size. With
-finitely many members and non-members the point is uncertain, so the bound uses a
-Clopper-Pearson interval: the lowest TPR and highest FPR consistent with what was observed.
-A bound is valid only for a threshold chosen *before* looking at the data it is computed
-on: taking the best of all thresholds on the same data claims epsilon > 0 on pure noise far
-more often than 5%. So ``empirical_epsilon`` picks the threshold on one random half of the
-records and computes the bound on the other half. With n members and n non-members even a
-perfect attack proves at most ``max_provable_epsilon(n, n, delta)``. The accountant's
-epsilon is an upper bound; a valid audit's exceeds it only with probability 1 - confidence.
+``TPR <= e^eps * FPR + delta`` and ``1 - FPR <= e^eps * (1 - TPR) + delta``, where the rates
+are probabilities over the training's randomness for ONE record that is in or out. With
+finitely many trials the observed rates are uncertain, so ``epsilon_from_counts`` uses
+Clopper-Pearson intervals: the lowest TPR and highest FPR consistent with what was observed.
+A threshold must be chosen *before* looking at the data it is scored on (the best of all
+thresholds on the same data claims epsilon > 0 on pure noise far more often than 5%), so
+``empirical_epsilon`` picks it on one random half and scores the other half.
+
+What the number proves depends on where the trials come from:
+
+- **Many runs** (Jagielski et al. 2020; lesson 12): every (membership, score) pair comes from
+  its own training run, the record in or out at random. The trials are independent and
+  ``empirical_epsilon`` is a 95% lower bound on epsilon: it exceeds the true epsilon with
+  probability at most 5%. With n runs even a perfect attack proves at most
+  ``max_provable_epsilon``.
+- **One trained model** (lessons 09 and 11): its members and non-members are not independent
+  trials of one record, so the same computation is a *heuristic empirical epsilon* (as the
+  literature calls it), a measure of how much this attack tells members from non-members in
+  DP's units, not a lower bound. Making many records of one run rigorous is what
+  ``one_run_epsilon`` does (Steinke, Nasr and Jagielski 2023): every record in with
+  probability 1/2 independently, guesses with abstention, and delta charged for all m
+  records; lesson 12 uses it.
 """
 import numpy as np
 from scipy.optimize import brentq
@@ -70,11 +82,16 @@ def audit_halves(is_member: ArrayLike, random_state: RandomStateLike = 0) -> np.
 
 def empirical_epsilon(is_member: ArrayLike, scores: ArrayLike, delta: float, *, confidence: float = 0.95,
                       random_state: RandomStateLike = 0) -> float:
-    """A lower bound on epsilon that holds with probability ``confidence``: the threshold of
-    ``scores`` that proves the most on one random half of the records (``audit_halves``) is
-    applied to the other half, and ``epsilon_from_counts`` bounds it there.
+    """The epsilon an attack's scores show: the threshold of ``scores`` that proves the most on
+    one random half of the records (``audit_halves``) is applied to the other half, and
+    ``epsilon_from_counts`` bounds it there at ``confidence``.
 
-    Returns 0.0 when nothing is proven. Introduced in notebooks/11_defense_scorecard.ipynb."""
+    A lower bound on epsilon (wrong with probability at most 1 - ``confidence``) only when each
+    (``is_member``, ``scores``) pair comes from an independent training run (the many-runs
+    audit of lesson 12). On the members and non-members of one model it is a heuristic
+    empirical epsilon, not a bound: use ``one_run_epsilon`` for a one-run proof (see the
+    module's docstring). Returns 0.0 when nothing is shown.
+    Introduced in notebooks/11_defense_scorecard.ipynb."""
     delta = check_real(delta, "delta", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True)
     confidence = check_real(confidence, "confidence", minimum=0.0, maximum=1.0, strict_min=True, strict_max=True)
     scores = check_vector(scores, "scores")
@@ -96,9 +113,10 @@ def empirical_epsilon(is_member: ArrayLike, scores: ArrayLike, delta: float, *, 
 
 
 def max_provable_epsilon(n_members: int, n_non_members: int, delta: float, *, confidence: float = 0.95) -> float:
-    """The largest epsilon ``empirical_epsilon`` can prove with this many members and
-    non-members: a perfect attack (every member flagged, no non-member) on the half it
-    bounds on. A model whose true epsilon is larger cannot be shown to be so at this size.
+    """The largest epsilon ``empirical_epsilon`` can show with this many members and
+    non-members (with many runs: "in" and "out" runs): a perfect attack (every member flagged,
+    no non-member) on the half it bounds on. A model whose true epsilon is larger cannot be
+    shown to be so at this size.
 
     Introduced in notebooks/11_defense_scorecard.ipynb."""
     n_in = check_int(n_members, "n_members", minimum=2)

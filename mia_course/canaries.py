@@ -22,6 +22,7 @@ import torch
 from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_labels, check_matrix, check_real
+from mia_course.accounting import exact_epsilon
 from mia_course.audit import one_run_epsilon
 from mia_course.defenses.dp_models import DPMLPClassifier
 from mia_course.training.dp_stacked import BatchedDPMLP
@@ -169,7 +170,10 @@ def audit_dp_sgd(target_epsilon: float, X: ArrayLike, y: ArrayLike, *, delta: fl
     canary in with probability 1/2), white-box scores, ``n_guesses`` guesses per run and the
     one-run bound. ``training``: ``DPMLPClassifier`` settings (default: full-batch DP-SGD,
     ``lr=1e-3``, the setting in which one canary moves its weights the most).
-    Returns a dict: epsilon, guesses, correct, scores, is_in.
+    Returns a dict: epsilon (the audited lower bound), guesses, correct, scores, is_in,
+    accountant (the epsilon Opacus's RDP accountant claims for the run) and exact (the exact
+    epsilon of the same noise, sampling rate and steps: ``accounting.exact_epsilon``; the
+    most any audit of this configuration may prove, up to its 5% error).
 
     Introduced in notebooks/12_auditing_with_canaries.ipynb."""
     rng = check_random_state(random_state)
@@ -180,7 +184,9 @@ def audit_dp_sgd(target_epsilon: float, X: ArrayLike, y: ArrayLike, *, delta: fl
     models = train_with_canaries(estimator, X_all, y_all, masks, broken=broken, random_state=rng)
     scores = canary_scores(models, X_all, y_all, rows, cols)
     epsilon, guesses, correct = one_run_audit(scores, is_in, n_guesses, delta=delta)
-    return dict(epsilon=epsilon, guesses=guesses, correct=correct, scores=scores, is_in=is_in)
+    exact = exact_epsilon(models.noise_multiplier_, models.sample_rate_, models.steps_, delta)
+    return dict(epsilon=epsilon, guesses=guesses, correct=correct, scores=scores, is_in=is_in,
+                accountant=float(models.epsilon_), exact=exact)
 
 
 def natural_audit(estimator: Estimator, X: ArrayLike, y: ArrayLike, *, delta: float, n_models: int = 4,

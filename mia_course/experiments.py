@@ -64,8 +64,10 @@ class TargetSetting:
     alice_index: int | None  # None when Alice is not in the training set
 
     def accuracies(self) -> tuple[float, float]:
-        """``(train accuracy, test accuracy)`` of the target model."""
-        return (float(np.mean(self.model.predict(self.X_train) == self.y_train)),
+        """``(train accuracy, test accuracy)`` of the target model (train: the rows it trained
+        on, ``is_member``; early stopping's validation rows are not among them)."""
+        trained = self.is_member[:len(self.y_train)]
+        return (float(np.mean(self.model.predict(self.X_train[trained]) == self.y_train[trained])),
                 float(np.mean(self.model.predict(self.X_test) == self.y_test)))
 
 
@@ -96,10 +98,12 @@ def make_target_setting(n_members: int = 1000, n_non_members: int = 10_000, *, i
     X_test, y_test = data.X[split.non_members], data.y[split.non_members]
     model = seeded_clone(model if model is not None else TorchMLPClassifier(), rng)
     model.fit(X_train, y_train)
+    trained = np.ones(len(y_train), bool)  # early stopping's validation rows are not members
+    trained[np.asarray(getattr(model, "validation_rows_", []), dtype=np.int64)] = False
     return TargetSetting(
         data=data, model=model, X_train=X_train, y_train=y_train, X_test=X_test,
         y_test=y_test, X_eval=np.vstack([X_train, X_test]), y_eval=np.r_[y_train, y_test],
-        is_member=np.r_[np.ones(len(y_train), bool), np.zeros(len(y_test), bool)],
+        is_member=np.r_[trained, np.zeros(len(y_test), bool)],
         alice_index=len(y_train) - 1 if include_alice else None)
 
 

@@ -67,7 +67,8 @@ def train_targets_on(estimator: Estimator, X: ArrayLike, y: ArrayLike, n_targets
     masks = np.zeros((n_targets, len(y)), bool)
     masks[:, pool] = random_halves(n_targets, int(pool.sum()), rng)
     models = train_shadow_models(estimator, X, y, masks, random_state=rng)
-    return TargetFamily(X=X, y=y, masks=masks, models=models)
+    # the rows each target trained on: early stopping's validation rows count as non-members
+    return TargetFamily(X=X, y=y, masks=np.asarray(models.masks_, bool), models=models)
 
 
 def train_targets(n_targets: int = 8, n_members: int = 1000, n_held_out: int = 10_000, *,

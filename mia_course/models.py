@@ -106,14 +106,18 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _validation_split(self, Xt, yt, gen):
-        """With early stopping: hold out ``validation_fraction`` of the rows."""
+        """With early stopping: hold out ``validation_fraction`` of the rows. Sets
+        ``validation_rows_``: their indices (sorted; empty without early stopping). They are
+        never trained on, so an evaluation must not count them as members."""
         if not self.early_stopping:
+            self.validation_rows_ = np.zeros(0, dtype=np.int64)
             return Xt, yt, None, None
         perm = torch.randperm(len(Xt), generator=gen)
         n_val = max(1, int(round(self.validation_fraction * len(Xt))))
         if n_val >= len(Xt):
             raise ValueError("validation_fraction: leaves no rows to train on")
         val, train = perm[:n_val].to(Xt.device), perm[n_val:].to(Xt.device)
+        self.validation_rows_ = np.sort(perm[:n_val].numpy())
         return Xt[train], yt[train], Xt[val], yt[val]
 
     def _logits(self, X):

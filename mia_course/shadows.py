@@ -56,10 +56,12 @@ def train_on_random_halves(estimator: Estimator | None, X: ArrayLike, y: ArrayLi
     """``(masks, shadows)``: ``n_models`` clones of ``estimator`` (None: the course's
     ``TorchMLPClassifier``) trained on ``random_halves`` of the *distinct* records of ``X, y``
     (every copy of a duplicated record is IN or OUT together, so each distinct record is IN
-    for exactly half the models); shared by LiRA, RMIA and the calibrated label-only attack.
+    for exactly half the models; with early stopping, the rows a shadow held out for validation
+    are OUT for it); shared by LiRA, RMIA and the calibrated label-only attack.
 
     Introduced in notebooks/04_lira_and_rmia.ipynb."""
     first, inverse = distinct_records(X, y)
     masks = random_halves(n_models, len(first), rng)[:, inverse]
     estimator = estimator if estimator is not None else default_shadow_model()
-    return masks, train_shadow_models(estimator, X, y, masks, random_state=rng)
+    shadows = train_shadow_models(estimator, X, y, masks, random_state=rng)
+    return np.asarray(shadows.masks_, bool), shadows  # early stopping's validation rows are OUT

@@ -147,7 +147,9 @@ def test_dp_early_stopping_holds_out_rows_and_stops():
         noise_multiplier_for(4.0, 1e-5, 1 / n_batches, 12 * n_batches), rel=0.02)
     assert plain.n_epochs_ == 12
     assert 1 <= model.n_epochs_ < 12  # patience 1 under DP noise: stops at the first rise
-    assert model.epsilon_ < 4.0  # fewer steps spent less
+    # a data-dependent stop cannot claim back the steps it skipped: the planned budget
+    assert model.epsilon_ == pytest.approx(4.0, abs=0.02)
+    assert len(model.validation_rows_) == 100  # held out, never trained on
     assert not np.allclose(model.predict_proba(d.X), plain.predict_proba(d.X))
     # shadows of an early-stopping DP model are fitted one by one (the batched trainer has no stopping)
     shadows = train_shadow_models(DPMLPClassifier(early_stopping=True, patience=1, **knobs),

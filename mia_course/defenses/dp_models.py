@@ -13,7 +13,7 @@ from typing import Self
 
 import torch
 
-from mia_course.accounting import check_privacy
+from mia_course.accounting import check_privacy, epsilon_spent
 from mia_course.models import TorchMLPClassifier
 from mia_course.nets import BestEpoch, build_mlp, seed_from, torch_threads
 from mia_course.training.dp_stacked import BatchedDPMLP
@@ -25,9 +25,10 @@ class DPMLPClassifier(TorchMLPClassifier):
     """``TorchMLPClassifier`` trained with DP-SGD (Opacus) to (``target_epsilon``, ``delta``).
 
     With ``early_stopping``, ``validation_fraction`` of the rows are held out (never trained
-    on; DP does not cover them: the chosen epoch depends on them) and training keeps the
-    epoch of lowest validation loss. The noise is set for the epochs planned, so stopping
-    early only spends less (``epsilon_`` is what the steps taken spent).
+    on, listed in ``validation_rows_``; DP does not cover them: the chosen epoch depends on
+    them) and training keeps the epoch of lowest validation loss. The noise is set for the
+    epochs planned, and ``epsilon_`` is the budget of all of them: when to stop depends on the
+    data, so the steps not taken cannot be claimed back (only the planned budget is proven).
     Introduced in notebooks/09_differential_privacy.ipynb.
     """
 
@@ -45,7 +46,8 @@ class DPMLPClassifier(TorchMLPClassifier):
         self.max_grad_norm = max_grad_norm
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
-        """Private training; sets ``epsilon_`` (Opacus's accountant) and ``noise_multiplier_``."""
+        """Private training; sets ``epsilon_`` (Opacus's RDP accountant, for every planned
+        step) and ``noise_multiplier_``."""
         check_privacy(self.target_epsilon, self.delta, self.max_grad_norm)
         X, y_idx, sizes = self._prepare(X, y)
         if self.target_epsilon == float("inf"):  # no privacy: the plain model
@@ -80,8 +82,10 @@ class DPMLPClassifier(TorchMLPClassifier):
                 if best_epoch.stop():
                     break
             best_epoch.restore()
-            self.epsilon_ = float(engine.get_epsilon(self.delta))
             self.noise_multiplier_ = float(opt.noise_multiplier)
+            # the planned budget: a data-dependent stop cannot claim the steps it skipped
+            self.epsilon_ = epsilon_spent(self.noise_multiplier_, 1 / len(loader),
+                                          self.epochs * len(loader), self.delta)
         if hasattr(net, "remove_hooks"):
             net.remove_hooks()  # a plain module again: backward() works, e.g. for inversion
         net.eval()

@@ -97,7 +97,11 @@ def train_shadow_models(estimator: Any, X: ArrayLike, y: ArrayLike, masks: Array
     jobs = (delayed(fit_clone)(estimator, s, X[m], y[m]) for s, m in zip(seeds, masks))
     out = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     models = list(tqdm(out, total=len(masks), desc="shadow models", delay=2.0))
-    return ShadowModels(models, masks)
+    trained = masks.copy()  # early stopping holds rows out: those are not members
+    for k, model in enumerate(models):
+        held_out = np.asarray(getattr(model, "validation_rows_", []), dtype=np.int64)
+        trained[k, np.flatnonzero(masks[k])[held_out]] = False
+    return ShadowModels(models, trained)
 
 
 def seeded_clone(estimator: Any, seed: int | np.random.RandomState) -> Any:
