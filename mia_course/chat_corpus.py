@@ -18,8 +18,12 @@ from mia_course._validation import check_int, check_real
 from mia_course.hints import RandomStateLike
 
 CANARY_PREFIX = "{name}'s patient number is "
-NAMES = ("alice bob carol dan erin frank grace heidi ivan judy mallory niaj olivia peggy rupert "
-         "sybil trent victor walter yara zoe oscar quinn uma").split()
+NAMES = tuple("""alice bob carol dan erin frank grace heidi ivan judy mallory niaj olivia peggy rupert
+sybil trent victor walter yara zoe oscar quinn uma amir bella chen dora emil fatima gus hana igor
+jonas kira leon maya nora omar paul rosa sami tara ugo vera wes xena yusuf zara anton beth cyril
+dina elif femi gita hugo ines jack kemal lena milo nina otto pia raj sara tomas una vlad wanda yuki
+zeno abel bruno clara diego eva felix gemma hiro irene jorge karl lars mona nils ada boris cleo
+dario edith flora gabor""".split())
 _SLOTS = {
     "acct": lambda r, later: f"{r.randint(100000, 999999)}",
     "order": lambda r, later: f"{r.randint(1000, 9999)}-{r.randint(100, 999)}",

@@ -136,27 +136,61 @@ class CharLanguageModel(BaseEstimator):
         """The natural-log probability of each whole text under the model (a numpy array)."""
         return np.array([lp.sum() for lp in self.token_log_probs(texts, batch_size)])
 
-    def continuation_log_likelihood(self, prefix: str, continuations: Iterable[str]) -> np.ndarray:
+    def continuation_log_likelihood(self, prefix: str | Sequence[str], continuations: Iterable[str], *,
+                                    end: bool = True) -> np.ndarray:
         """The log-probability of ``prefix + c`` for each ``c`` in ``continuations``, computed
         once per distinct partial continuation (a trie): ranking 10,000 candidate secrets costs
-        about as much as scoring 300 whole texts. Equal to ``log_likelihood`` of the full texts."""
+        about as much as scoring 300 whole texts. With ``end=True`` it equals ``log_likelihood``
+        of the full texts; ``end=False`` leaves out the end of the message (the log-probability
+        of the prefix and of the continuation's characters only), which spares the costliest
+        step, one per candidate. ``prefix``: one str (returns one score per continuation), or a
+        list of prefixes scored together in batches (returns an array of shape
+        ``(len(prefix), len(continuations))``)."""
         check_is_fitted(self, "net_")
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix: expected a str, got {type(prefix).__name__}")
-        ids, lengths = encode([prefix + c for c in continuations])
-        ids, start = ids.numpy(), len(prefix) + 1  # the first token of the continuation
+        single = isinstance(prefix, str)
+        prefixes = [prefix] if single else list(prefix)
+        if not prefixes or not all(isinstance(p, str) for p in prefixes):
+            raise TypeError("prefix: expected a str or a non-empty list of str")
+        if not isinstance(end, bool):
+            raise TypeError(f"end: expected True or False, got {end!r}")
+        continuations = list(continuations)
+        encode(continuations)  # checks the continuations' type and alphabet
+        pids, plens = encode(prefixes)
+        cids, clens = encode(continuations)
+        cids = cids[:, 1:].numpy()  # the continuations' tokens, without BOS (EOS after each one)
+        n_steps = clens if end else clens - 1  # tokens to score per continuation
+        depth = int(n_steps.max())
+        # distinct partial continuations at each depth: the largest trie level bounds the batch
+        widest = max([len(np.unique(cids[:, :t], axis=0)) for t in range(1, depth)] + [1])
+        chunk = max(1, 200_000 // widest)
+        out = np.empty((len(prefixes), len(continuations)))
+        net = self.net_
         with torch_threads(self.n_threads), torch.inference_mode():
-            logp, state = self.net_(torch.from_numpy(ids[:1, :start]))  # the prefix, once
-            total = logp[0, :-1].gather(1, torch.from_numpy(ids[0, 1:start, None])).sum().item()
-            logp = logp[:, -1].numpy()
-            scores, node = np.full(len(ids), total), np.zeros(len(ids), dtype=np.int64)
-            for t in range(start, lengths.max() + 1):
-                token, active = ids[:, t], t <= lengths
-                scores += np.where(active, logp[node, token], 0.0)
-                if t == lengths.max():
-                    break
-                keys, node = np.unique(node * N_TOKENS + token, return_inverse=True)
-                step, state = self.net_(torch.from_numpy(keys % N_TOKENS)[:, None],
-                                        state[:, torch.from_numpy(keys // N_TOKENS)])
-                logp = step[:, 0].numpy()
-        return scores
+            for lo in range(0, len(prefixes), chunk):
+                rows = np.arange(lo, min(lo + chunk, len(prefixes)))
+                width = int(plens[rows].max())  # BOS and the longest prefix's characters
+                hidden, _ = net.gru(net.embed(pids[rows, :width]))
+                logp = torch.log_softmax(net.out(hidden), dim=-1)
+                mask = torch.from_numpy(np.arange(width - 1)[None, :] < plens[rows, None] - 1)
+                taken = logp[:, :-1].gather(2, pids[rows, 1:width].unsqueeze(2)).squeeze(2)
+                total = (taken * mask).sum(1).double().numpy()  # each prefix's log-probability
+                last = torch.from_numpy(plens[rows] - 1)  # the position of each prefix's last token
+                state = hidden[torch.arange(len(rows)), last]  # (prefixes, hidden)
+                logp = logp[torch.arange(len(rows)), last].double().numpy()[:, None, :]  # (P, nodes, tokens)
+                scores = np.repeat(total[:, None], len(continuations), axis=1)
+                node = np.zeros(len(continuations), dtype=np.int64)
+                for t in range(depth):
+                    token, active = cids[:, t], t < n_steps
+                    scores += np.where(active, logp[:, node, token], 0.0)
+                    if t == depth - 1:
+                        break
+                    keys, node = np.unique(node * N_TOKENS + token, return_inverse=True)
+                    parent = torch.from_numpy(keys // N_TOKENS)
+                    step_in = torch.from_numpy(keys % N_TOKENS).repeat(len(rows))
+                    h = state.reshape(len(rows), -1, state.shape[-1])[:, parent].reshape(-1, state.shape[-1])
+                    step, _ = net.gru(net.embed(step_in)[:, None], h[None].contiguous())
+                    state = step[:, 0]
+                    logp = torch.log_softmax(net.out(state), dim=-1).double().numpy().reshape(
+                        len(rows), len(keys), N_TOKENS)
+                out[rows] = scores
+        return out[0] if single else out

@@ -4,7 +4,8 @@ Introduced in notebooks/15_language_models.ipynb.
 
 ``exposure`` (Carlini et al. 2019, the Secret Sharer) ranks an inserted secret among all
 candidate secrets of its format. The sequence-level scores (higher = more likely a member) are
-the loss attack (mean log-probability per token), the zlib ratio (Carlini et al. 2021), Min-K%
+the loss attack (mean log-probability per token), a variant of the zlib ratio (Carlini et al.
+2021: total log-likelihood over zlib bits), Min-K%
 probability (Shi et al. 2024) and the reference-model attack (target minus reference
 log-likelihood). ``blind_scores`` never queries a model: a bag-of-words classifier that sees only
 the texts (Das et al. 2024; Duan et al. 2024), the sanity check of a membership benchmark.
@@ -76,18 +77,25 @@ def secret_rank(scores: ArrayLike, secret_index: int) -> int:
 def canary_exposures(model: CharLanguageModel, canaries: Iterable[Mapping[str, Any]],
                      candidates: Sequence[str] | None = None) -> np.ndarray:
     """The exposure of each canary (a dict with prefix and secret, see ``make_canaries``) among
-    ``candidates`` (default: all 10,000 patient numbers), scored by the model's likelihood of
-    prefix + candidate + ".". Introduced in notebooks/15_language_models.ipynb."""
+    ``candidates`` (default: all 10,000 patient numbers). Each candidate is scored by the
+    model's log-probability of its characters after the canary's prefix (the Secret Sharer's
+    log-perplexity of the secret; the format's closing "." and the end of the message are left
+    out), all canaries in one batched pass (``continuation_log_likelihood(..., end=False)``).
+
+    Introduced in notebooks/15_language_models.ipynb."""
     _model(model)
     candidates = patient_numbers() if candidates is None else _texts(candidates, "candidates")
     index = {c: i for i, c in enumerate(candidates)}
-    out = []
+    canaries = list(canaries)
+    if not canaries:
+        raise ValueError("canaries: expected at least one canary")
     for canary in canaries:
         if canary.get("secret") not in index:
             raise ValueError(f"canaries: secret {canary.get('secret')!r} is not among the candidates")
-        scores = model.continuation_log_likelihood(canary["prefix"], [c + "." for c in candidates])
-        out.append(exposure(secret_rank(scores, index[canary["secret"]]), len(candidates)))
-    return np.array(out)
+    scores = np.atleast_2d(model.continuation_log_likelihood([c["prefix"] for c in canaries], candidates,
+                                                             end=False))
+    return np.array([exposure(secret_rank(row, index[c["secret"]]), len(candidates))
+                     for row, c in zip(scores, canaries)])
 
 
 def loss_scores(model: CharLanguageModel, texts: Sequence[str]) -> np.ndarray:
@@ -104,9 +112,11 @@ def zlib_bits(texts: Sequence[str]) -> np.ndarray:
 
 
 def zlib_scores(model: CharLanguageModel, texts: Sequence[str]) -> np.ndarray:
-    """The zlib ratio: log-likelihood (nats) divided by the zlib-compressed size (bits), so
-    that texts that are simply easy to predict (repetitive, short) are not taken for members.
-    Introduced in notebooks/15_language_models.ipynb."""
+    """A zlib ratio: the total log-likelihood (nats) divided by the zlib-compressed size (bits), so
+    that texts that are simply easy to predict (repetitive, short) are not taken for members. A
+    variant of Carlini et al. 2021's ratio, which divides the log-perplexity (the mean negative
+    log-likelihood per token) by the zlib entropy; dividing the total ranks texts of different
+    lengths differently. Introduced in notebooks/15_language_models.ipynb."""
     return _model(model).log_likelihood(_texts(texts)) / zlib_bits(texts)
 
 

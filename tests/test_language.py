@@ -85,6 +85,33 @@ def test_continuation_scores_equal_whole_text_scores(tiny):
         assert np.allclose(fast, tiny.log_likelihood([prefix + c for c in conts]), atol=1e-4)
 
 
+def test_batched_prefixes_and_end_false_equal_whole_text_scores(tiny):
+    conts = [c for c in patient_numbers()[::53]] + ["", "x", "12-34."]
+    prefixes = ["alice's patient number is ", "", "bob's patient number is ", "x"]
+    grid = tiny.continuation_log_likelihood(prefixes, conts)
+    assert grid.shape == (len(prefixes), len(conts))
+    for row, prefix in zip(grid, prefixes):
+        assert np.allclose(row, tiny.log_likelihood([prefix + c for c in conts]), atol=1e-4)
+        assert np.allclose(row, tiny.continuation_log_likelihood(prefix, conts), atol=1e-5)
+    no_end = tiny.continuation_log_likelihood(prefixes, conts, end=False)
+    for row, prefix in zip(no_end, prefixes):  # the same texts without the end-of-message token
+        assert np.allclose(row, [lp[:-1].sum() for lp in tiny.token_log_probs([prefix + c for c in conts])],
+                           atol=1e-4)
+    with pytest.raises(TypeError, match="prefix"):
+        tiny.continuation_log_likelihood([], conts)
+    with pytest.raises(TypeError, match="end"):
+        tiny.continuation_log_likelihood("a", conts, end=1)
+
+
+def test_canary_exposures_rank_the_secret_after_its_prefix(tiny):
+    canaries = [dict(prefix=p, secret=s) for p, s in [("alice's patient number is ", "12-34"),
+                                                    ("bob's patient number is ", "77-01"), ("", "00-00")]]
+    numbers = patient_numbers()
+    slow = [exposure(secret_rank([lp[:-1].sum() for lp in tiny.token_log_probs([c["prefix"] + n for n in numbers])],
+                                 numbers.index(c["secret"])), len(numbers)) for c in canaries]
+    assert np.allclose(canary_exposures(tiny, canaries), slow, atol=0.05)
+
+
 def test_training_is_reproducible_and_learns(tiny):
     texts = support_messages(120, random_state=0) + ["alice's patient number is 12-34."] * 40
     again = CharLanguageModel(hidden_size=24, embedding_size=8, epochs=3, random_state=0).fit(texts)
@@ -164,7 +191,7 @@ def test_blind_baseline_sees_word_shift_and_nothing_else():
     (lambda: support_messages(0), ValueError, "n_messages"),
     (lambda: support_messages(3, period="soon"), ValueError, "period"),
     (lambda: make_canaries(n_per_count=0), ValueError, "n_per_count"),
-    (lambda: make_canaries(n_per_count=10), ValueError, "n_per_count"),
+    (lambda: make_canaries(n_per_count=30), ValueError, "n_per_count"),
     (lambda: make_canaries(counts=(1, -1)), ValueError, "counts"),
     (lambda: training_corpus("hello", []), TypeError, "messages"),
     (lambda: training_corpus(["a"], [], repeat_fraction=2), ValueError, "repeat_fraction"),

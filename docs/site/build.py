@@ -57,7 +57,9 @@ LESSON_CITES = {
     "13_playground": ["carlini2022membership", "zarifzadeh2024low", "abadi2016deep"],
     "14_model_inversion": ["fredrikson2015model"],
     "15_language_models": ["carlini2019secret", "shi2024detecting", "kandpal2022deduplicating",
-                           "das2024blind", "duan2024membership"],
+                           "das2024blind", "duan2024membership", "carlini2021extracting",
+                           "hayes2025strong", "panda2025privacy", "maini2024llm", "zhang2025membership",
+                           "nasr2023scalable"],
 }
 
 
