@@ -59,6 +59,7 @@ _HOMES = {
     "empirical_epsilon": "audit", "dp_bound_tpr": "audit", "noise_multiplier_for": "accounting",
     "make_ad_clicks": "data", "alice": "data", "make_target_setting": "experiments", "privacy_utility": "experiments",
     "plot_roc_curves": "plots", "plot_score_histograms": "plots",
+    "audit_model": "report.core", "audit_files": "report.core", "AuditReport": "report.core",
 }
 __all__ = ["__version__", "setup_notebook", *_HOMES]
 

@@ -9,6 +9,8 @@ URL it opens and prints is that lesson's, so a learner who clicks the printed li
 too, not on the Launcher), with the instructors' nbgrader tools hidden there (``--allow-root``
 only when run as root). Its kernels wait for work without spinning (``OMP_WAIT_POLICY=PASSIVE``,
 unless set): a lesson stays fast on a laptop that also runs a browser, whatever it imports first.
+``mia-course audit MODEL_FILE TRAIN_CSV HELDOUT_CSV --label COLUMN --out DIR`` writes a privacy
+risk report of a fitted model (``mia_course.report``; notebooks/07_audit_your_own_model.ipynb).
 
 Introduced in the README ("Two commands") and notebooks/00_start_here.ipynb.
 """
@@ -131,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="mia-course", description="The membership inference course: copy its lessons and "
         "exercises into a folder of your own and open them in JupyterLab. Your copies are yours: "
         "running a lesson saves its outputs there, never in the installed course.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{lessons,lab}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{lessons,lab,audit}")
     lessons = sub.add_parser("lessons", help="copy notebooks/ and exercises/ into DIR",
                              description="Copy the lessons (notebooks/) and the exercises (exercises/) "
                              "into DIR. A copy you changed is kept unless --force; unchanged copies "
@@ -144,7 +146,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "go to `jupyter lab` (e.g. --no-browser).")
     lab.add_argument("dir", metavar="DIR", type=Path, nargs="?", default=Path("mia-course"),
                      help="the folder to work in (default: ./mia-course)")
+    from mia_course.report.command import add_audit_parser, run_audit  # `audit`: a privacy risk report
+    add_audit_parser(sub)
     args, extra = parser.parse_known_args(argv)
+    if args.command == "audit":
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        return run_audit(args)
     if extra and args.command != "lab":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     report = copy_lessons(args.dir, force=getattr(args, "force", False))
