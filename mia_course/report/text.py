@@ -49,7 +49,9 @@ def statements(r: dict) -> dict:
     resolvable = [k for k, v in r["tpr_at_fpr"].items() if v["resolvable"]]
     choice = (f"{r['strongest_attack']} leads the report: the highest TPR at {pct(op)} FPR (the lowest FPR "
               f"{d['n_non_members']} held-out rows resolve) of the {len(r['attacks'])} attacks run "
-              f"({', '.join(r['attacks'])}); the others are in the tables below.")
+              f"({', '.join(r['attacks'])}); the others are in the tables below. The choice is made on the "
+              "same rows it is reported on, so with several attacks the leader's rate is slightly "
+              "optimistic: read the interval, not the point.")
     chance = low > op
     plain = [
         f"The strongest attack ({r['strongest_attack']}) names {pct(rate['tpr'])} of the training rows "
