@@ -23,7 +23,7 @@ EX12, EX15 = "ex12_canary_audit", "ex15_language_models"
 
 WRONG = "def one_run_bound(n_guesses, n_correct, confidence=0.95):\n    return 0.0\n"
 KERNEL_ATTACKS = {  # name: the answer cell of ex12 question 1 (one_run_bound)
-    "patched check": """
+    "patched check": textwrap.dedent("""
         import mia_course.grading.engine as engine
         _real_check = engine.check
         def _always(name, obj, **kwargs):
@@ -32,16 +32,16 @@ KERNEL_ATTACKS = {  # name: the answer cell of ex12 question 1 (one_run_bound)
                 result.passed = True
             return report
         engine.check = _always
-        """ + WRONG,
-    "Report.passed = True": """
+        """) + WRONG,
+    "Report.passed = True": textwrap.dedent("""
         from mia_course.grading.engine import Report
         Report.passed = property(lambda self: True)
-        """ + WRONG,
-    "redefined assert_passes": """
+        """) + WRONG,
+    "redefined assert_passes": textwrap.dedent("""
         def assert_passes(*args, **kwargs):
             print("Hidden checks passed")
-        """ + WRONG,
-    "expected value from the grader's stack frame": """
+        """) + WRONG,
+    "expected value from the grader's stack frame": textwrap.dedent("""
         import sys
         def one_run_bound(n_guesses, n_correct, confidence=0.95):
             frame = sys._getframe(1)
@@ -51,7 +51,7 @@ KERNEL_ATTACKS = {  # name: the answer cell of ex12 question 1 (one_run_bound)
                     return ctx["ref"]
                 frame = frame.f_back
             return 0.0
-        """,
+        """),
     "seeded default_rng and a table of answers": """
         import numpy as np
         _rng = np.random.default_rng
@@ -72,13 +72,13 @@ KERNEL_ATTACKS = {  # name: the answer cell of ex12 question 1 (one_run_bound)
         def one_run_bound(n_guesses, n_correct, confidence=0.95):
             return TABLE.get((n_guesses, n_correct, confidence), 0.0)
         """,
-    "input transformer that swallows AssertionError": WRONG + """
+    "input transformer that swallows AssertionError": WRONG + textwrap.dedent("""
         def _swallow(lines):
             body = "".join(lines)
             return (["try:\\n"] + ["    " + line for line in body.splitlines(True)]
                     + ["\\nexcept AssertionError:\\n    pass\\n"])
         get_ipython().input_transformers_cleanup.append(_swallow)
-        """,
+        """),
     "tripwire flag switched off": """
         from mia_course.grading import tripwire
         from mia_course.audit import one_run_epsilon
@@ -239,10 +239,10 @@ WORKER_ATTACKS = {  # attacks on the isolated grader itself
                 json.load(open(path))
             return 0.0
         """,
-    "end the worker at import": """
+    "end the worker at import": textwrap.dedent("""
         import os
         os._exit(0)
-        """ + WRONG,
+        """) + WRONG,
     "end the worker during a case": """
         import os
         def one_run_bound(n_guesses, n_correct, confidence=0.95):
@@ -291,10 +291,12 @@ def test_each_attack_scores_zero_in_isolation(name, tmp_path):
         answer = f"ROOTS = {ROOT!r}\n" + textwrap.dedent(answer)
     report = isolated(answer, timeout=3.0 if name == "never return" else 10.0)
     assert not report.passed, report
-    print(name, "->", report.results[0].message)
+    message = " ".join(r.message for r in report.results if not r.passed)
+    assert "SyntaxError" not in message and "IndentationError" not in message, message  # fails for its reason
+    print(name, "->", message[:200])
 
 
-def test_a_forbidden_name_the_text_gives_is_refused_secret_rank():
+def test_a_forbidden_name_the_text_gives_is_refused_secret_rank(tripwire):
     """Issue 21, section 6: ex15 forbids `secret_rank` by name; the kernel's check and the
     isolated grader both refuse an answer that calls it."""
     from mia_course.grading import check

@@ -189,7 +189,11 @@ class Worker:
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 return None
             chunk = os.read(fd, need - len(chunks))
-            if not chunk:
+            if not chunk:  # the worker closed its end: it is ending
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
                 return None
             chunks += chunk
             if size is None and len(chunks) == 8:

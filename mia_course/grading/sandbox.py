@@ -75,10 +75,9 @@ def encode(value: Any, depth: int = 0) -> Any:
     if isinstance(value, (int, float)) and type(value) in (int, float):
         return value
     if type(value).__module__ == "torch" and type(value).__name__ in ("Tensor", "Parameter"):
-        array = value.detach().cpu().numpy()
-        return {"t": "tensor", "array": encode(np.ascontiguousarray(array), depth + 1)}
+        return {"t": "tensor", "array": encode(np.array(value.detach().cpu().numpy(), order="C"), depth + 1)}
     if isinstance(value, (np.ndarray, np.generic)) and np.asarray(value).dtype.kind in "biufc":
-        array = np.ascontiguousarray(value)
+        array = np.array(value, order="C")  # keeps a 0-d array 0-d (ascontiguousarray would not)
         return {"t": "nd" if isinstance(value, np.ndarray) else "scalar", "dtype": array.dtype.str,
                 "shape": list(array.shape), "data": base64.b64encode(array.tobytes()).decode()}
     if isinstance(value, np.ndarray):  # object arrays: element by element
