@@ -386,3 +386,110 @@ def test_a_kernel_that_dies_fails_its_cell_not_the_autograde(tmp_path):
     IsolatedGrading().preprocess(nb, {})
     assert "graded in a separate process" in nb.cells[3].outputs[0].text
     assert determine_grade(nb.cells[3])[0] == 3  # the function is right: graded, not lost with the kernel
+
+
+# ---- issue 21, section 6: every name a notebook forbids is out of reach while grading ----------
+def forbidden_names():
+    """``{notebook: [name, ...]}``: the backticked names of each "Don't call ..." sentence."""
+    import glob
+    import re
+    out = {}
+    for path in sorted(glob.glob(os.path.join(ROOT, "solutions", "*.ipynb"))):
+        text = " ".join(c.source.replace("\n", " ") for c in nbformat.read(path, as_version=4).cells
+                        if c.cell_type == "markdown")
+        names = []
+        for sentence in re.findall(r"[Dd]on't call (.*?)(?::|\.\s|$)", text):
+            names += [n for n in re.findall(r"`([\w.]+)`", sentence) if not n.startswith("mia_course.") or
+                      n.count(".") > 1]
+        out[os.path.basename(path)[:-6]] = [n for n in names if not _is_module(n)]
+    return out
+
+
+def _is_module(name):
+    import importlib.util
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _where(name):
+    """The ``(module, attribute path)`` of a forbidden name in the course package."""
+    import importlib
+    import pkgutil
+    import mia_course
+    if name.startswith("mia_course."):
+        module, _, attr = name.rpartition(".")
+        return module, attr
+    head = name.split(".")[0]
+    for info in pkgutil.walk_packages(mia_course.__path__, "mia_course."):
+        if ".grading" in info.name or info.name.endswith(("widgets", "cli")):
+            continue
+        module = importlib.import_module(info.name)
+        if getattr(module, head, None) is not None and getattr(getattr(module, head), "__module__", "") == info.name:
+            return info.name, name
+    if hasattr(importlib.import_module("mia_course.grading.checks.ex08"), head):
+        return "mia_course.grading.checks.ex08", name
+    raise LookupError(name)
+
+
+def test_every_forbidden_name_is_refused_in_the_grading_worker():
+    from mia_course.grading.channel import Worker
+    names = forbidden_names()
+    assert "secret_rank" in names["ex15_language_models"] and len(names) == 15
+    targets = sorted({_where(n) for ns in names.values() for n in ns})
+    assert len(targets) >= 20
+    probe = textwrap.dedent("""
+        import importlib
+        def probe(targets):
+            reached = []
+            for module, attr in targets:
+                try:
+                    obj = importlib.import_module(module)
+                    for part in attr.split("."):
+                        obj = getattr(obj, part)
+                    reached.append(f"{module}:{attr}")
+                except BaseException:
+                    pass
+            return reached
+        """)
+    worker = Worker(Program([probe]), "probe")
+    try:
+        assert worker.receive(90)["found"]
+        import pickle
+        worker.send(pickle.dumps((targets,)))
+        reply = worker.receive(60)
+    finally:
+        worker.close()
+    assert reply["status"] == "ok", reply
+    assert reply["value"] == {"t": "list", "items": []}, reply  # not one of them reachable
+
+
+def test_the_kernel_check_refuses_each_forbidden_function_it_can_name(tripwire):
+    """In the kernel (teaching checks), the tripwire knows every forbidden *function* by its code
+    object, or the function calls one it knows (checked by calling it through the tripwire)."""
+    from mia_course.grading.engine import exercise_names, get_exercise
+    from mia_course.grading.tripwire import reference_codes
+    import importlib
+    for notebook, names in forbidden_names().items():
+        prefix = notebook[:4]
+        codes = {}
+        for ex in exercise_names():
+            if ex.startswith(prefix):
+                codes.update(reference_codes(get_exercise(ex)))
+        for name in names:
+            module, attr = _where(name)
+            obj = importlib.import_module(module)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+            methods = [obj] if not isinstance(obj, type) else [
+                m for m in vars(obj).values() if hasattr(m, "__code__")]
+            known = [m for m in methods if m.__code__ in codes]
+            if not known:
+                # a class or a wrapper (LiRA.score_samples, attack_summary, dp_sgd_step): its source
+                # calls a reference the tripwire knows
+                import inspect
+                owner = getattr(importlib.import_module(module), attr.split(".")[0])  # a method: its class
+                source = inspect.getsource(owner)
+                known = [n for n in codes.values() if n.rsplit(".", 1)[-1] in source]
+            assert known, f"{notebook}: the tripwire does not know `{name}`"

@@ -112,3 +112,35 @@ def test_named_bug_passes_zero_of_many_runs(name):
 @pytest.mark.parametrize("exercise", sorted(RIGHT))
 def test_the_right_answer_passes_every_run(exercise):
     assert all(graded_run(exercise, RIGHT[exercise]) for _ in range(50))
+
+
+# ---- issue 21, section 6: hints point at the real cause -----------------------------------
+def test_ex12_point_estimate_gets_the_point_estimate_hint():
+    def point_estimate(n_guesses, n_correct, confidence=0.95):
+        if 0 < n_correct < n_guesses:
+            return math.log(n_correct / (n_guesses - n_correct))
+        return 0.0
+    report = check("ex12_one_run_bound", point_estimate, cases=[{"kind": "most"}], seed=0)
+    assert not report.passed and "point estimate" in report.results[0].message, report
+
+
+def test_ex12_integer_membership_gets_the_0_1_hint():
+    def with_tilde(scores, is_in, n_guesses):
+        order, half, is_in = np.argsort(-np.asarray(scores)), n_guesses // 2, np.asarray(is_in)
+        return 2 * half, int(is_in[order[:half]].sum() + (~is_in[order[len(order) - half:]]).sum())
+    report = check("ex12_one_run_guesses", with_tilde, cases=[{"as_int": True}], seed=0)
+    assert not report.passed and "0/1 integers" in report.results[0].message, report
+    assert check("ex12_one_run_guesses", with_tilde, cases=[{}], seed=0).passed  # booleans: right
+
+
+def test_ex15_ragged_array_gets_the_different_lengths_hint():
+    def stacked(token_log_probs, k):
+        lp = np.sort(np.array(token_log_probs), axis=1)
+        return lp[:, :max(1, math.ceil(k * lp.shape[1]))].mean(axis=1)
+    report = check("ex15_min_k", stacked, cases=[{}], seed=0)
+    assert not report.passed and "different lengths" in report.results[0].message, report
+
+
+def test_ex15_int_plus_one_gets_its_own_hint():
+    report = check("ex15_min_k", min_k_int_plus_one, cases=[{"k": 0.25, "exact": True}], seed=0)
+    assert not report.passed and "one too many" in report.results[0].message, report

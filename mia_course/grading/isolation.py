@@ -31,15 +31,10 @@ notebook (plagiarism: the instructor's call), and a kernel that attacks the grad
 itself (it runs with the instructor's rights: run ``nbgrader autograde`` in a container).
 """
 import ast
-import base64
-import json
 import os
 import pickle
 import secrets
-import select
-import subprocess
 import sys
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,15 +43,13 @@ from typing import Any
 import nbformat
 import numpy as np
 
-import mia_course
-from mia_course.grading import sandbox
+from mia_course.grading.channel import START_TIMEOUT, Worker, decode, rebuild_exception
 from mia_course.grading.engine import CaseResult, Report, get_exercise, trusted_sources
 
-PACKAGE_DIR = os.path.realpath(os.path.dirname(mia_course.__file__))
+__all__ = ["GRADING_TIMEOUT", "Program", "check_isolated", "grade_notebook", "graded_calls", "main"]
 PREIMPORT_ROOTS = ("numpy", "scipy", "sklearn", "torch", "pandas", "math", "statistics", "zlib",
                    "collections", "itertools", "functools", "random", "heapq", "bisect")
 GRADING_TIMEOUT = 10.0  # seconds per case (generous: the grader and the worker share the machine)
-START_TIMEOUT = 90.0  # seconds to start a worker and run the learner's cells
 
 
 @dataclass
@@ -125,105 +118,6 @@ def graded_calls(source: str) -> list[tuple[str, dict[str, Any]]]:
     return calls
 
 
-def _decode(data: Any) -> Any:
-    if not isinstance(data, dict):
-        return data if not isinstance(data, list) else [_decode(v) for v in data]
-    kind = data.get("t")
-    if kind in ("nd", "scalar"):
-        dtype = np.dtype(data["dtype"])
-        if dtype.kind not in "biufc":
-            raise ValueError(f"dtype {dtype}")
-        array = np.frombuffer(base64.b64decode(data["data"]), dtype=dtype).reshape(data["shape"]).copy()
-        return array if kind == "nd" else array[()]
-    if kind == "tensor":
-        import torch
-        return torch.from_numpy(np.array(_decode(data["array"])))
-    if kind == "ndobj":
-        out = np.empty(len(data["items"]), dtype=object)
-        out[:] = [_decode(v) for v in data["items"]]
-        return out.reshape(data["shape"])
-    if kind in ("list", "tuple"):
-        items = [_decode(v) for v in data["items"]]
-        return items if kind == "list" else tuple(items)
-    if kind == "dict":
-        return {_decode(k): _decode(v) for k, v in data["items"]}
-    name, text = str(data.get("type", "object")), str(data.get("repr", ""))
-    return type(name if name.isidentifier() else "object", (), {"__repr__": lambda self: text})()
-
-
-def _exception(reply: Mapping[str, Any]) -> Exception:
-    """The learner's exception, rebuilt as a builtin class when it is one (hints test its class)."""
-    name, message = str(reply.get("type", "Exception")), str(reply.get("message", ""))
-    cls = getattr(__import__("builtins"), name, None)
-    if not (isinstance(cls, type) and issubclass(cls, Exception)):
-        cls = type(name if name.isidentifier() else "Exception", (Exception,), {})
-    try:
-        return cls(message)
-    except Exception:
-        return Exception(message)
-
-
-class Worker:
-    """One learner function served by a ``mia_course.grading.sandbox`` process."""
-
-    def __init__(self, program: Program, function: str, trusted: Sequence[str] = (),
-                 provided: Sequence[str] = ()) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        env.update(PYTHONPATH=os.path.dirname(PACKAGE_DIR), PYTHONNOUSERSITE="1", PYTHONSAFEPATH="1")
-        self.proc = subprocess.Popen([sys.executable, "-m", "mia_course.grading.sandbox"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, env=env, cwd=os.path.expanduser("~"))
-        setup = dict(preimports=program.preimports, prelude=program.prelude + list(provided), cells=program.cells,
-                     trusted=list(trusted), function=function, blocked_dirs=[PACKAGE_DIR])
-        self.send(pickle.dumps(setup))
-
-    def send(self, body: bytes) -> None:
-        sandbox.write_frame(self.proc.stdin, body)
-
-    def receive(self, timeout: float) -> dict[str, Any] | None:
-        """The worker's next JSON reply, or None when it died or ran over ``timeout``."""
-        fd, deadline, chunks, need = self.proc.stdout.fileno(), time.monotonic() + timeout, b"", 8
-        size = None
-        while len(chunks) < need:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return None
-            chunk = os.read(fd, need - len(chunks))
-            if not chunk:  # the worker closed its end: it is ending
-                try:
-                    self.proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
-                return None
-            chunks += chunk
-            if size is None and len(chunks) == 8:
-                size = int.from_bytes(chunks, "little")
-                if size > sandbox.MAX_FRAME:
-                    return None
-                chunks, need = b"", size
-        try:
-            reply = json.loads(chunks)
-        except Exception:  # not JSON, or nested past the recursion limit
-            return None
-        return reply if isinstance(reply, dict) else None
-
-    def why_stopped(self) -> str:
-        code = self.proc.poll()
-        if code is None:
-            return "still running"
-        return f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-
-
 def check_isolated(name: str, program: Program, *, cases: Iterable[Mapping[str, Any]] | None = None,
                    kind: str = "public", timeout: float = GRADING_TIMEOUT) -> Report:
     """Grade exercise ``name`` of ``program`` in a worker process (see the module docstring):
@@ -262,7 +156,7 @@ def check_isolated(name: str, program: Program, *, cases: Iterable[Mapping[str, 
                 break
             warned.update(f"your function warned: {w}" for w in reply.get("warnings", []))
             if reply.get("status") != "ok":
-                err = _exception(reply)
+                err = rebuild_exception(reply)
                 if isinstance(err, NotImplementedError):
                     report.results.append(CaseResult(description, False, "not implemented yet: replace "
                                                      "`raise NotImplementedError()` with your code"))
@@ -272,7 +166,7 @@ def check_isolated(name: str, program: Program, *, cases: Iterable[Mapping[str, 
                                                  f"{type(err).__name__}: {err}" + (f" ({hint})" if hint else "")))
                 continue
             try:
-                message = exercise.judge(context, _decode(reply.get("value")))
+                message = exercise.judge(context, decode(reply.get("value")))
             except Exception as err:  # an output so odd that the judge could not read it
                 message = f"the checker could not read what your function returned ({type(err).__name__}: {err})"
             report.results.append(CaseResult(description, message is None, message or ""))
