@@ -248,12 +248,50 @@ WORKER_ATTACKS = {  # attacks on the isolated grader itself
         def one_run_bound(n_guesses, n_correct, confidence=0.95):
             os._exit(3)
         """,
+    "a helper process left by the kernel, through files": textwrap.dedent("""
+        import json, os, time
+        def one_run_bound(n_guesses, n_correct, confidence=0.95):
+            with open(os.path.join(MAILBOX, "question.json"), "w") as fh:
+                json.dump([n_guesses, n_correct, confidence], fh)
+            for _ in range(200):
+                if os.path.exists(os.path.join(MAILBOX, "answer.json")):
+                    return json.load(open(os.path.join(MAILBOX, "answer.json")))
+                time.sleep(0.01)
+            return 0.0
+        """),
+    "a helper process left by the kernel, through shared memory": textwrap.dedent("""
+        from multiprocessing import shared_memory
+        def one_run_bound(n_guesses, n_correct, confidence=0.95):
+            box = shared_memory.SharedMemory(name="mia_mailbox", create=True, size=64)
+            return 0.0
+        """),
     "never return": """
         def one_run_bound(n_guesses, n_correct, confidence=0.95):
             while True:
                 pass
         """,
 }
+
+
+def _helper_left_by_the_kernel(folder):
+    """What a student's kernel could leave running: a process with the whole package that answers
+    questions written to a file (here a thread of the test process, outside the worker)."""
+    import json
+    import threading
+    import time
+    from mia_course.audit import one_run_epsilon
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            question = folder / "question.json"
+            if question.exists():
+                n, v, confidence = json.loads(question.read_text())
+                (folder / "answer.json").write_text(json.dumps(one_run_epsilon(n, v, confidence=confidence)))
+                question.unlink()
+            time.sleep(0.005)
+    threading.Thread(target=serve, daemon=True).start()
+    return stop
 
 
 def ex12_program(answer, q2=None):
@@ -289,7 +327,15 @@ def test_each_attack_scores_zero_in_isolation(name, tmp_path):
         answer = f"COPY = {str(copy)!r}\n" + textwrap.dedent(answer)
     if name == "read the solutions notebook":
         answer = f"ROOTS = {ROOT!r}\n" + textwrap.dedent(answer)
-    report = isolated(answer, timeout=3.0 if name == "never return" else 10.0)
+    stop = None
+    if name == "a helper process left by the kernel, through files":
+        answer = f"MAILBOX = {str(tmp_path)!r}\n" + textwrap.dedent(answer)
+        stop = _helper_left_by_the_kernel(tmp_path)  # it would answer with the reference
+    try:
+        report = isolated(answer, timeout=3.0 if name == "never return" else 10.0)
+    finally:
+        if stop is not None:
+            stop.set()
     assert not report.passed, report
     message = " ".join(r.message for r in report.results if not r.passed)
     assert "SyntaxError" not in message and "IndentationError" not in message, message  # fails for its reason

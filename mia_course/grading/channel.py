@@ -76,7 +76,8 @@ class Worker:
     def __init__(self, program: "Program", function: str, trusted: Sequence[str] = (),
                  provided: Sequence[str] = ()) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        env.update(PYTHONPATH=os.path.dirname(PACKAGE_DIR), PYTHONNOUSERSITE="1", PYTHONSAFEPATH="1")
+        env.update(PYTHONPATH=os.path.dirname(PACKAGE_DIR), PYTHONNOUSERSITE="1", PYTHONSAFEPATH="1",
+                   PYTHONDONTWRITEBYTECODE="1")
         self.proc = subprocess.Popen([sys.executable, "-m", "mia_course.grading.sandbox"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, env=env, cwd=os.path.expanduser("~"))

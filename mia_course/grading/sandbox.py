@@ -12,8 +12,11 @@ no random generator of the grader, no reference of the course package. It
    cannot be removed or replaced once added) that refuses, for the rest of the process: opening
    any file of the course package (its references, their private helpers, the checks), of any
    other copy of it (a folder called ``mia_course``), any notebook (the solutions, nbgrader's
-   ``source/``), a wheel, an archive or a database, starting or signalling a process, ``ctypes`` (which could rewrite memory) and new
-   sub-interpreters (which would not inherit the hook);
+   ``source/``), a wheel, an archive or a database; opening any file for writing, or changing
+   the file system (a process left behind by the student's kernel could otherwise read a
+   case's inputs from a file and write back the reference's answer); starting or signalling a
+   process; ``ctypes`` (which could rewrite memory); shared memory; new sub-interpreters (which
+   would not inherit the hook);
 3. runs the learner's cells, then serves calls: it receives one case's arguments (pickled by
    the grader), calls the function and sends back its output encoded as JSON of plain values
    and arrays (:func:`encode`): the grader never unpickles what this process sends.
@@ -41,7 +44,13 @@ import numpy as np
 MAX_FRAME = 256 * 2**20  # bytes: the grader refuses larger answers
 BLOCKED_EVENTS = ("subprocess.", "os.exec", "os.spawn", "os.posix_spawn", "os.fork", "os.forkpty",
                   "os.system", "os.kill", "os.killpg", "signal.pthread_kill", "pty.spawn", "ctypes.",
-                  "cpython.PyInterpreterState_New", "socket.", "_posixsubprocess.")
+                  "cpython.PyInterpreterState_New", "socket.", "_posixsubprocess.",
+                  # no writing to the file system: nothing outside can learn a case's inputs from it
+                  "os.mkdir", "os.rename", "os.remove", "os.rmdir", "os.utime", "os.chmod", "os.chown",
+                  "os.symlink", "os.link", "os.truncate", "os.setxattr", "os.removexattr", "os.chflags",
+                  "os.mkfifo", "os.mknod")
+BLOCKED_MODULES = ("mia_course", "_posixshmem", "_multiprocessing")  # the package; shared memory
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 BLOCKED_SUFFIXES = (".ipynb", ".whl", ".db", ".sqlite", ".zip", ".tar.gz")
 BLOCKED_PARTS = ("mia_course",)  # folder names, anywhere: any copy of the package
 _PROC = re.compile(r"^/proc/(?!self/(?:stat|status|cpuset|maps)$)(?:\d+|self|thread-self)/")
@@ -115,12 +124,18 @@ def _guard(blocked_dirs: list[str]) -> None:
         try:
             if event.startswith(BLOCKED_EVENTS):
                 raise PermissionError(f"not allowed while your code is graded: {event}")
-            if event == "open" and args and blocked_path(args[0]):
-                raise PermissionError(f"not allowed while your code is graded: opening {args[0]!r}")
-            if event == "import" and args and str(args[0]).split(".")[0] == "mia_course" \
+            if event == "open" and args and not isinstance(args[0], int):
+                mode, flags = (list(args[1:3]) + [None, None])[:2]
+                writing = ((isinstance(mode, str) and any(c in mode for c in "wax+"))
+                           or (isinstance(flags, int) and flags & _WRITE_FLAGS))
+                if writing or blocked_path(args[0]):
+                    raise PermissionError(f"not allowed while your code is graded: opening {args[0]!r}"
+                                          + (" for writing" if writing else ""))
+            if event == "import" and args and str(args[0]).split(".")[0] in BLOCKED_MODULES \
                     and args[0] not in sys.modules:
-                raise ImportError(f"the course package's `{args[0]}` is not available while your "
-                                  "code is graded: this exercise asks for your own code")
+                what = "the course package's" if str(args[0]).startswith("mia_course") else "the module"
+                raise ImportError(f"{what} `{args[0]}` is not available while your code is graded"
+                                  + (": this exercise asks for your own code" if what != "the module" else ""))
         finally:
             inside[0] = False
     sys.addaudithook(hook)
