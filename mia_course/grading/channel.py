@@ -83,7 +83,10 @@ class Worker:
                                      stderr=subprocess.DEVNULL, env=env, cwd=os.path.expanduser("~"))
         setup = dict(preimports=program.preimports, prelude=program.prelude + list(provided), cells=program.cells,
                      trusted=list(trusted), function=function, blocked_dirs=[PACKAGE_DIR])
-        self.send(pickle.dumps(setup))
+        try:
+            self.send(pickle.dumps(setup))
+        except OSError:  # it ended at once; receive() then reports it
+            pass
 
     def send(self, body: bytes) -> None:
         sandbox.write_frame(self.proc.stdin, body)

@@ -118,6 +118,21 @@ def graded_calls(source: str) -> list[tuple[str, dict[str, Any]]]:
     return calls
 
 
+STOP = "not implemented"  # _verdict's answer for NotImplementedError: skip the remaining cases
+
+
+def _verdict(exercise: Any, context: Any, reply: Mapping[str, Any], warned: set[str]) -> str | None:
+    """The judge's message (None: right) for the worker's ``reply`` to one case."""
+    warned.update(f"your function warned: {w}" for w in reply.get("warnings") or [] if isinstance(w, str))
+    if reply.get("status") != "ok":
+        err = rebuild_exception(reply)
+        if isinstance(err, NotImplementedError):
+            return STOP
+        hint = exercise.hint(err) if exercise.hint else None
+        return f"your function raised {type(err).__name__}: {err}" + (f" ({hint})" if hint else "")
+    return exercise.judge(context, decode(reply.get("value")))
+
+
 def check_isolated(name: str, program: Program, *, cases: Iterable[Mapping[str, Any]] | None = None,
                    kind: str = "public", timeout: float = GRADING_TIMEOUT) -> Report:
     """Grade exercise ``name`` of ``program`` in a worker process (see the module docstring):
@@ -137,16 +152,19 @@ def check_isolated(name: str, program: Program, *, cases: Iterable[Mapping[str, 
             report.results.append(CaseResult("run your cells", False, "your code stopped the grader's worker "
                                              f"process before any case ({worker.why_stopped()})"))
             return report
-        if not ready.get("found"):
-            why = "; ".join(ready.get("problems", [])) or "it is not defined in a solution cell"
+        if ready.get("found") is not True:
+            why = "; ".join(map(str, ready.get("problems") or [])) or "it is not defined in a solution cell"
             report.results.append(CaseResult("find your function", False, f"no function called "
                                              f"`{exercise.function_name}` ({why})"))
             return report
         warned = set()
         for options in options_list:
             description, args, context = exercise.make_case(rng, **options)
-            worker.send(pickle.dumps(args))
-            reply = worker.receive(timeout)
+            try:
+                worker.send(pickle.dumps(args))
+                reply = worker.receive(timeout)
+            except OSError:  # the worker closed its end
+                reply = None
             if reply is None:
                 stopped = worker.why_stopped()
                 message = (f"stopped after {timeout:g} s: your function is too slow (or never returns)"
@@ -154,21 +172,14 @@ def check_isolated(name: str, program: Program, *, cases: Iterable[Mapping[str, 
                            f"your code ended the grader's worker process ({stopped})")
                 report.results.append(CaseResult(description, False, message + "; remaining cases skipped"))
                 break
-            warned.update(f"your function warned: {w}" for w in reply.get("warnings", []))
-            if reply.get("status") != "ok":
-                err = rebuild_exception(reply)
-                if isinstance(err, NotImplementedError):
-                    report.results.append(CaseResult(description, False, "not implemented yet: replace "
-                                                     "`raise NotImplementedError()` with your code"))
-                    break
-                hint = exercise.hint(err) if exercise.hint else None
-                report.results.append(CaseResult(description, False, f"your function raised "
-                                                 f"{type(err).__name__}: {err}" + (f" ({hint})" if hint else "")))
-                continue
             try:
-                message = exercise.judge(context, decode(reply.get("value")))
-            except Exception as err:  # an output so odd that the judge could not read it
+                message = _verdict(exercise, context, reply, warned)
+            except Exception as err:  # a reply so odd that the judge could not read it
                 message = f"the checker could not read what your function returned ({type(err).__name__}: {err})"
+            if message == STOP:
+                report.results.append(CaseResult(description, False, "not implemented yet: replace "
+                                                 "`raise NotImplementedError()` with your code"))
+                break
             report.results.append(CaseResult(description, message is None, message or ""))
         report.notes.extend(sorted(warned))
     finally:
