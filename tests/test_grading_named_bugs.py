@@ -144,3 +144,20 @@ def test_ex15_ragged_array_gets_the_different_lengths_hint():
 def test_ex15_int_plus_one_gets_its_own_hint():
     report = check("ex15_min_k", min_k_int_plus_one, cases=[{"k": 0.25, "exact": True}], seed=0)
     assert not report.passed and "one too many" in report.results[0].message, report
+
+
+# ---- ex05: each function graded on its own -------------------------------------------------
+def test_a_bug_in_ex05s_first_function_does_not_cost_the_second():
+    scope = {"np": np}
+    exec("def robustness_scores(model, X, y, copies):\n"  # the bug: the record itself not counted
+         "    n_copies, n_rows, n_features = copies.shape\n"
+         "    labels = np.asarray(model.predict(copies.reshape(-1, n_features))).reshape(n_copies, n_rows)\n"
+         "    return (labels == np.asarray(y)).mean(axis=0)\n"
+         "def calibrated_robustness(model, references, X, y, copies):\n"
+         "    target = robustness_scores(model, X, y, copies)\n"
+         "    return target - np.mean([robustness_scores(r, X, y, copies) for r in references], axis=0)\n",
+         scope)
+    assert not check("ex05_robustness", scope["robustness_scores"]).passed
+    assert check("ex05_calibrated_robustness", scope["calibrated_robustness"]).passed
+    assert check("ex05_calibrated_robustness", scope["calibrated_robustness"], kind="hidden",
+                 cases=[{"n_references": 4}, {"n_rows": 1}, {"classes": (2, 5)}]).passed
