@@ -324,6 +324,7 @@ def test_each_attack_scores_zero_in_isolation(name, tmp_path):
         copy = tmp_path / "mia_course" / "audit.py"
         copy.parent.mkdir()
         shutil.copy(os.path.join(ROOT, "mia_course", "audit.py"), copy)
+        (copy.parent / "__init__.py").write_text("")
         answer = f"COPY = {str(copy)!r}\n" + textwrap.dedent(answer)
     if name == "read the solutions notebook":
         answer = f"ROOTS = {ROOT!r}\n" + textwrap.dedent(answer)

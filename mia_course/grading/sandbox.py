@@ -11,7 +11,7 @@ no random generator of the grader, no reference of the course package. It
 2. imports the allowed third-party modules, then installs an audit hook (PEP 578: a hook
    cannot be removed or replaced once added) that refuses, for the rest of the process: opening
    any file of the course package (its references, their private helpers, the checks), of any
-   other copy of it (a folder called ``mia_course``), any notebook (the solutions, nbgrader's
+   other copy of it (a package folder called ``mia_course``), any notebook (the solutions, nbgrader's
    ``source/``), a wheel, an archive or a database; opening any file for writing, or changing
    the file system (a process left behind by the student's kernel could otherwise read a
    case's inputs from a file and write back the reference's answer); starting or signalling a
@@ -52,7 +52,7 @@ BLOCKED_EVENTS = ("subprocess.", "os.exec", "os.spawn", "os.posix_spawn", "os.fo
 BLOCKED_MODULES = ("mia_course", "_posixshmem", "_multiprocessing")  # the package; shared memory
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 BLOCKED_SUFFIXES = (".ipynb", ".whl", ".db", ".sqlite", ".zip", ".tar.gz")
-BLOCKED_PARTS = ("mia_course",)  # folder names, anywhere: any copy of the package
+BLOCKED_PARTS = ("mia_course",)  # package folders of these names, anywhere: any copy of the package
 _PROC = re.compile(r"^/proc/(?!self/(?:stat|status|cpuset|maps)$)(?:\d+|self|thread-self)/")
 
 
@@ -103,6 +103,14 @@ def encode(value: Any, depth: int = 0) -> Any:
     return {"t": "opaque", "type": type(value).__name__, "repr": text}
 
 
+def _in_a_copy(path: str) -> bool:
+    """True inside a package folder called like the course's (one with an ``__init__.py``): a
+    venv inside a clone called ``mia_course`` stays readable, a copy of the package does not."""
+    parts = path.split(os.sep)
+    return any(part in BLOCKED_PARTS and os.path.isfile(os.sep.join(parts[:i + 1] + ["__init__.py"]))
+               for i, part in enumerate(parts[:-1]))
+
+
 def _guard(blocked_dirs: list[str]) -> None:
     """Install the audit hook (see the module docstring); ``blocked_dirs`` are real paths."""
     inside = [False]
@@ -112,9 +120,8 @@ def _guard(blocked_dirs: list[str]) -> None:
             return False
         path = os.fsdecode(path)
         real = os.path.realpath(path)
-        parts = set(os.path.dirname(real).split(os.sep)) | set(os.path.dirname(os.path.abspath(path)).split(os.sep))
         return (real.endswith(BLOCKED_SUFFIXES) or bool(_PROC.match(real)) or bool(_PROC.match(path))
-                or bool(parts & set(BLOCKED_PARTS))
+                or _in_a_copy(real) or _in_a_copy(os.path.abspath(path))
                 or any(real == d or real.startswith(d + os.sep) for d in blocked_dirs))
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
