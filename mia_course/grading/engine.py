@@ -13,7 +13,9 @@ cells call it, so that nbgrader gives zero for a failure.
 """
 import copy
 import importlib
+import inspect
 import pkgutil
+import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +35,16 @@ class Exercise:
     ``hint(exception)`` may add advice to the learner's exception; ``references`` are the
     package functions that compute the answer (the functions themselves, or "module:name"
     strings): while the check runs, the learner's function may not call them
-    (``mia_course.grading.tripwire``). Introduced in docs/instructors.md."""
+    (``mia_course.grading.tripwire``); isolated grading (``mia_course.grading.isolation``)
+    refuses the whole package. ``edge_cases`` are case options added to every hidden run: the
+    cases that force each named bug to show (a large ε, ties, k * length an integer), so that no
+    run passes it by luck. ``trusted`` maps a name the learner's function uses to the
+    ``"module:function"`` of a trusted version (ex05's second function calls the first): the
+    check replaces the learner's own, so each function is graded on its own. ``provided`` maps a
+    name the notebook lets the learner use (imported in its setup cell, e.g. ex02's
+    ``true_class_probability``) to a self-contained version that isolated grading defines before
+    the learner's cells, where the package itself is out of reach.
+    Introduced in docs/instructors.md."""
     name: str
     function_name: str
     make_case: Callable[..., tuple[str, tuple[Any, ...], Any]]
@@ -42,6 +53,30 @@ class Exercise:
     hidden_tests: bool = False
     hint: Callable[[Exception], str | None] | None = None
     references: tuple[Callable[..., Any] | str, ...] = ()
+    edge_cases: list[dict[str, Any]] = field(default_factory=list)
+    trusted: dict[str, str] = field(default_factory=dict)
+    provided: dict[str, str] = field(default_factory=dict)
+
+
+def trusted_sources(exercise: Exercise, which: str = "trusted") -> list[str]:
+    """The source code of the ``trusted`` (or ``provided``) helpers of ``exercise``, each
+    defining its name (``name = function`` after the function's own definition).
+    Introduced in docs/instructors.md."""
+    out = []
+    for name, spec in getattr(exercise, which).items():
+        fn = tripwire.resolve(spec)
+        out.append(inspect.getsource(fn) + f"\n{name} = {fn.__name__}\n")
+    return out
+
+
+def _with_trusted(exercise: Exercise, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` seeing the exercise's trusted helpers instead of the learner's own (a plain
+    Python function only; anything else is called as it is)."""
+    if not exercise.trusted or not isinstance(fn, types.FunctionType):
+        return fn
+    scope = dict(fn.__globals__)
+    scope.update({name: tripwire.resolve(spec) for name, spec in exercise.trusted.items()})
+    return types.FunctionType(fn.__code__, scope, fn.__name__, fn.__defaults__, fn.__closure__)
 
 
 @dataclass
@@ -140,12 +175,15 @@ def check(name: str, obj: Callable[..., Any] | Mapping[str, Any], *, seed: int |
     exercise = get_exercise(name)
     if kind not in ("public", "hidden"):
         raise ValueError(f"kind: expected 'public' or 'hidden', got {kind!r}")
-    options_list = exercise.default_cases if cases is None else list(cases)
+    options_list = list(exercise.default_cases if cases is None else cases)
+    if kind == "hidden":
+        options_list += list(exercise.edge_cases)
     report = Report(name, kind, exercise.hidden_tests, planned=len(options_list))
     fn, problem = _resolve(exercise, obj)
     if fn is None:
         report.results.append(CaseResult("find your function", False, problem))
         return report
+    fn = _with_trusted(exercise, fn)
     rng, warned, codes = np.random.default_rng(seed), set(), tripwire.reference_codes(exercise)
     for options in options_list:
         description, args, context = exercise.make_case(rng, **options)

@@ -81,3 +81,31 @@ class ToyModel:
         z = np.asarray(X, dtype=np.float64) @ self.coef_
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
+
+
+class LabelModel(ToyModel):
+    """A toy classifier with ``predict``; like the course's models, it takes 2-D inputs only.
+
+    Introduced in solutions/ex05_label_only.ipynb (the checks' stand-in for a target)."""
+
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        if np.ndim(X) != 2:
+            raise ValueError(f"expected a 2-D array [n_rows, n_features], got {np.ndim(X)} dimensions")
+        return super().predict_proba(X)
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+class PredictOnly:
+    """What a label-only attacker reaches of a case's model: ``predict`` alone (the checks'
+    stand-in for ``mia_course.label_only.LabelsOnlyAPI``, defined here so that a grading worker
+    can receive it without loading the module of the reference). Introduced in
+    solutions/ex05_label_only.ipynb."""
+
+    def __init__(self, model: LabelModel) -> None:
+        self._model = model
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """The predicted labels of ``X``."""
+        return self._model.predict(X)

@@ -14,16 +14,30 @@ Introduced in docs/instructors.md (its ``nbgrader_config.py`` sets both). Needs 
   assignment, one column per graded cell (``notebook/grade_id [points]``), a written answer
   that waits for the formgrader shown as ``ungraded`` (a notebook not handed in scores 0, as
   nbgrader's autograde gives it); then the total and the count of answers still to grade.
+- :class:`IsolatedGrading`, an autograde preprocessor placed after :class:`ExecuteToTheEnd`:
+  it grades every ``assert_passes`` call of each graded cell again, in nbgrader's own process
+  with a worker process for the learner's code (``mia_course.grading.isolation``), and replaces
+  that cell's outputs by the isolated reports (and an error when a check fails). What the
+  student's kernel printed or raised in that cell (an input transformer, a patched ``check``,
+  debug output on stderr) no longer decides the grade.
+- :class:`ExecuteToTheEnd`, nbgrader's ``Execute`` that survives a kernel that dies: the cell
+  that killed it gets an error saying so, the cells after it are marked "not run", and the
+  autograde goes on (the graded functions are still graded in isolation) instead of stopping
+  the whole ``nbgrader autograde`` with exit status 1.
 """
 import csv
 import re
 from typing import Any
 
+from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
+from nbformat.v4 import new_output
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin
-from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Unicode
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Float, Unicode
+
+from mia_course.grading.isolation import GRADING_TIMEOUT, Program, check_isolated, graded_calls
 
 HIDDEN_NOTE = "# (hidden tests: not shown; their report is in the output below)"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -118,3 +132,60 @@ class PerQuestionCsv(ExportPlugin):
         self.log.info("Exporting grades per question to %s", dest)
         with open(dest, "w", newline="") as fh:
             csv.writer(fh).writerows(rows)
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+class IsolatedGrading(NbGraderPreprocessor):
+    """The grade of each graded code cell, computed outside the student's kernel (see above)."""
+
+    timeout = Float(GRADING_TIMEOUT, help="seconds per case of a learner's function").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
+        program = Program.from_notebook(nb)
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+                continue
+            try:
+                calls = graded_calls(cell.source)
+            except (SyntaxError, ValueError):
+                calls = []
+            if not calls:
+                continue
+            reports = [check_isolated(name, program, timeout=self.timeout, **options) for name, options in calls]
+            text = "\n".join(str(r) for r in reports)
+            cell.outputs = [new_output("stream", name="stdout", text=f"(graded in a separate process)\n{text}\n")]
+            if not all(r.passed for r in reports):
+                failed = ", ".join(f"{r.exercise} ({r.kind})" for r in reports if not r.passed)
+                cell.outputs.append(_error("AssertionError", f"{failed}: checks failed (see the report above)"))
+            self.log.info("isolated grading of %s: %s", meta.get("grade_id"),
+                          "passed" if all(r.passed for r in reports) else "failed")
+        return nb, resources
+
+
+class ExecuteToTheEnd(Execute):
+    """nbgrader's ``Execute``, except that a kernel that dies fails its cell, not the autograde."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict[str, Any] | None = None,
+                   km: Any = None) -> tuple[NotebookNode, dict[str, Any]]:
+        self._died_in = None
+        return super().preprocess(nb, resources, km)
+
+    def preprocess_cell(self, cell: NotebookNode, resources: dict[str, Any],
+                        index: int) -> tuple[NotebookNode, dict[str, Any]]:
+        if self._died_in is not None:
+            if cell.cell_type == "code":
+                cell.outputs = [_error("KernelDied", f"not run: the kernel died in code cell {self._died_in}")]
+            return cell, resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self._died_in = index
+            self.log.warning("the kernel died in cell %d; the cells after it are not run", index)
+            cell.outputs.append(_error("KernelDied", "the kernel died while running this cell (it crashed, "
+                                       "ran out of memory or was ended by the code); the cells after it "
+                                       "were not run"))
+            return cell, resources

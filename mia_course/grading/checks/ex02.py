@@ -20,6 +20,14 @@ def _same_order(a, b):
 
 
 # ---- ex02: the loss threshold attack's scores, and TPR at a fixed FPR ----------------------
+def provided_true_class_probability(model: "object", X: "np.ndarray", y: "np.ndarray") -> "np.ndarray":
+    """What the notebook's ``true_class_probability`` gives, self-contained: isolated grading
+    defines it in the worker (``Exercise.provided``), where the package is out of reach."""
+    P = np.asarray(model.predict_proba(X), dtype=np.float64)
+    column = {label: j for j, label in enumerate(np.asarray(model.classes_).tolist())}
+    return P[np.arange(len(P)), [column[label] for label in np.asarray(y).tolist()]]
+
+
 def _case_loss(rng, n_classes=2, classes=None, n_rows=None, certain=False):
     classes, about = label_classes(n_classes, classes)
     n, d = n_rows or int(rng.integers(8, 30)), int(rng.integers(3, 7))
@@ -107,7 +115,8 @@ def _judge_tpr(ctx, out):
 # every graded cell of solutions/ runs hidden tests as well
 register(Exercise("ex02_loss_threshold_scores", "loss_threshold_scores", _case_loss, _judge_loss,
                   [dict(n_classes=2), dict(n_classes=3), dict(certain=True)], hidden_tests=True,
-                  hint=hint_labels, references=(LossThresholdAttack._score_samples, cross_entropy_loss)))
+                  hint=hint_labels, references=(LossThresholdAttack._score_samples, cross_entropy_loss),
+                  provided={"true_class_probability": "mia_course.grading.checks.ex02:provided_true_class_probability"}))
 register(Exercise("ex02_tpr_at_fpr", "tpr_at_fpr", _case_tpr, _judge_tpr,
                   [dict(fpr="grid"), dict(fpr="tiny"), dict(fpr="inside_tie", ties=True), dict(fpr=0.25, ties=True)],
                   hidden_tests=True, references=(tpr_at_fpr,)))

@@ -2,31 +2,26 @@
 
 Introduced in solutions/ex05_label_only.ipynb. Registered like those of
 ``mia_course.grading.checks.ex01``; the cases query ``LabelModel`` stand-ins through
-``LabelsOnlyAPI`` (``predict`` only), and the reference is ``LabelOnlyAttack`` itself, run
+``PredictOnly`` (``predict`` only; both in ``mia_course.grading.kit``), and the reference is ``LabelOnlyAttack`` itself, run
 with the seed that draws the same perturbed copies as those handed to the learner.
 """
 import numpy as np
-from numpy.typing import ArrayLike
 
 from mia_course.grading.engine import Exercise, register
-from mia_course.grading.kit import ToyModel, as_numbers, first_match, plural
+from mia_course.grading.kit import LabelModel, PredictOnly, as_numbers, first_match, plural
 from mia_course.label_only import LabelOnlyAttack, LabelsOnlyAPI, perturb
 from mia_course.training.registry import ShadowModels
 
 
 # ---- ex05: label-only robustness, and its difficulty calibration --------------------------
-class LabelModel(ToyModel):
-    """A toy classifier with ``predict``; like the course's models, it takes 2-D inputs only.
-
-    Introduced in solutions/ex05_label_only.ipynb (the checks' stand-in for a target)."""
-
-    def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        if np.ndim(X) != 2:
-            raise ValueError(f"expected a 2-D array [n_rows, n_features], got {np.ndim(X)} dimensions")
-        return super().predict_proba(X)
-
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+def trusted_robustness_scores(model: "PredictOnly", X: "np.ndarray", y: "np.ndarray",
+                              copies: "np.ndarray") -> "np.ndarray":
+    """The grader's own robustness score: ex05's second function is checked with this in place
+    of the learner's first (each function graded on its own)."""
+    n_copies, n_rows, n_features = np.shape(copies)
+    y = np.asarray(y)
+    labels = np.asarray(model.predict(np.reshape(copies, (-1, n_features)))).reshape(n_copies, n_rows)
+    return np.vstack([np.asarray(model.predict(X)) == y, labels == y]).mean(axis=0)
 
 
 def _label_case(rng, n_copies, n_rows, classes, n_flips=1, binary=True, n_references=0):
@@ -45,8 +40,8 @@ def _label_case(rng, n_copies, n_rows, classes, n_flips=1, binary=True, n_refere
     attack = LabelOnlyAttack(n_perturbations=k, n_flips=n_flips, n_references=n_references, random_state=seed)
     if refs:
         attack.references_ = ShadowModels(refs, np.ones((len(refs), n), dtype=bool))
-    api = LabelsOnlyAPI(model)
-    ref = attack.score_samples(api, X, y)  # the package's attack draws the same copies
+    ref = attack.score_samples(LabelsOnlyAPI(model), X, y)  # the package's attack draws the same copies
+    api = PredictOnly(model)  # what the learner's function gets
 
     def right(m):
         return np.vstack([m.predict(X) == y, m.predict(copies.reshape(-1, d)).reshape(k, n) == y])
@@ -128,7 +123,8 @@ def _judge_calibrated(ctx, out):
 # every graded cell of solutions/ runs hidden tests as well
 register(Exercise("ex05_robustness", "robustness_scores", _case_robust, _judge_robust,
                   [{}, dict(classes=(0, 1, 2)), dict(n_flips=2)], hidden_tests=True, hint=_hint_label_only,
-                  references=(LabelOnlyAttack._score_samples,)))
+                  references=(LabelOnlyAttack._score_samples, trusted_robustness_scores)))
 register(Exercise("ex05_calibrated_robustness", "calibrated_robustness", _case_calibrated, _judge_calibrated,
                   [{}, dict(n_references=1), dict(classes=(0, 1, 2))], hidden_tests=True, hint=_hint_label_only,
-                  references=(LabelOnlyAttack._score_samples,)))
+                  references=(LabelOnlyAttack._score_samples,),
+                  trusted={"robustness_scores": "mia_course.grading.checks.ex05:trusted_robustness_scores"}))

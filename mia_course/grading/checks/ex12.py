@@ -45,6 +45,9 @@ def _judge_bound(ctx, out):
         return None
     n, v, conf = ctx["n"], ctx["v"], ctx["confidence"]
     p_ref = 1 / (1 + np.exp(-ref))
+    if 0 < v < n and abs(eps - np.log(v / (n - v))) <= TOLERANCE + 1e-3 * abs(np.log(v / (n - v))):
+        return ("that is the point estimate log(accuracy / (1 - accuracy)) of the guesses: the bound is the "
+                "largest epsilon that the binomial tail rules out at the confidence, well below it")
     for wrong, words in [
         (_bound_with(n, v, conf, lambda v, n, p: binom.sf(v, n, p)),
          "P[Binomial >= n_correct] includes n_correct itself: binom.sf(n_correct - 1, n_guesses, p)"),
@@ -73,7 +76,7 @@ def _case_guesses(rng, m=None, n_guesses=None, as_int=False, odd=False):
     ref = one_run_guesses(scores[None], is_in[None], n_guesses)
     given = is_in.astype(int) if as_int else is_in
     return (f"{m} canaries ({int(is_in.sum())} in), n_guesses {n_guesses}", (scores.copy(), given, n_guesses),
-            dict(ref=ref, scores=scores, is_in=is_in, k=n_guesses))
+            dict(ref=ref, scores=scores, is_in=is_in, k=n_guesses, as_int=as_int))
 
 
 def _judge_guesses(ctx, out):
@@ -90,6 +93,9 @@ def _judge_guesses(ctx, out):
         return None
     s, inside, k = ctx["scores"], ctx["is_in"], ctx["k"]
     order, half = np.argsort(-s), k // 2
+    if ctx.get("as_int") and g == rg:
+        return ("is_in comes as 0/1 integers here: ~is_in is then -1 - is_in (not 'not'), and scores[is_in] "
+                "picks rows 0 and 1; convert it first: np.asarray(is_in, dtype=bool)")
     if g != rg:
         if g == k:
             return "guesses: n_guesses // 2 'in' and as many 'out': 2 * (n_guesses // 2) in all"
@@ -102,9 +108,13 @@ def _judge_guesses(ctx, out):
 
 
 # every graded cell of solutions/ runs hidden tests as well
+# edge cases of every hidden run: epsilon about 6.5 and 10.4 (a bisection capped at 4, or at 10,
+# fails), and a point estimate far from the bound
 register(Exercise("ex12_one_run_bound", "one_run_bound", _case_bound, _judge_bound,
                   [{}, dict(kind="all"), dict(kind="coin"), dict(kind="most", confidence=0.5)], hidden_tests=True,
-                  references=(one_run_epsilon,)))
+                  references=(one_run_epsilon, "mia_course.audit:_one_run_p_value"),
+                  edge_cases=[dict(kind="all", n=2000), dict(kind="all", n=100_000), dict(kind="most", n=300)]))
 register(Exercise("ex12_one_run_guesses", "one_run_guesses", _case_guesses, _judge_guesses,
                   [{}, dict(odd=True), dict(as_int=True)], hidden_tests=True,
-                  references=(one_run_guesses, one_run_audit)))
+                  references=(one_run_guesses, one_run_audit),
+                  edge_cases=[dict(as_int=True, m=300, n_guesses=100), dict(n_guesses=2, m=50)]))

@@ -30,13 +30,23 @@ def _case_exposure(rng, n_candidates=None, ties=False, where="random"):
     scores = rng.normal(-30.0, 4.0, n)
     if ties:
         scores = np.round(scores)  # many candidates share a score
-    i = {"random": int(rng.integers(n)), "best": int(np.argmax(scores)),
-         "worst": int(np.argmin(scores))}[where]
+    if where in ("tied_first", "tied_last", "all_tied"):  # a secret tied with others, at either end
+        scores = np.round(scores) if where != "all_tied" else np.full(n, np.round(scores[0]))
+        _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+        groups = np.flatnonzero(counts > 1)
+        members = np.flatnonzero(inverse == groups[rng.integers(len(groups))])
+        i = int(members[0] if where == "tied_first" else members[-1] if where == "tied_last"
+                else members[len(members) // 2])
+    else:
+        i = {"random": int(rng.integers(n)), "best": int(np.argmax(scores)),
+             "worst": int(np.argmin(scores))}[where]
     if ties and where == "random":  # a secret that shares its score with other candidates
         _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
         i = int(rng.choice(np.flatnonzero(counts[inverse] > 1)))
     ref = exposure(secret_rank(scores, i), n)
-    what = {"random": "", "best": ", the secret scores highest", "worst": ", the secret scores lowest"}[where]
+    what = {"random": "", "best": ", the secret scores highest", "worst": ", the secret scores lowest",
+            "tied_first": ", the secret tied with others", "tied_last": ", the secret tied with others",
+            "all_tied": ", every candidate scores the same"}[where]
     return (f"{n} candidates{', with ties' if ties else ''}{what}", (scores, i),
             dict(scores=scores, i=i, n=n, ref=ref))
 
@@ -66,10 +76,12 @@ def _judge_exposure(ctx, out):
 
 
 # ---- ex15 question 2: Min-K% probability ----------------------------------------------------
-def _case_min_k(rng, n_texts=None, k=None, short=False):
+def _case_min_k(rng, n_texts=None, k=None, short=False, exact=False):
     n = n_texts or int(rng.integers(3, 9))
     k = float(rng.choice([0.1, 0.2, 0.3, 0.5]) if k is None else k)
     lengths = rng.integers(1, 5, n) if short else rng.integers(8, 60, n)
+    if exact:  # k * length an integer for every text (k = 0.25 or 0.5: exact in floating point)
+        lengths = 4 * rng.integers(2, 15, n)
     rows = [np.log(rng.uniform(0.001, 1.0, int(m))) for m in lengths]
     return (f"{n} texts of {lengths.min()} to {lengths.max()} tokens, k = {k:g}", (rows, k),
             dict(rows=rows, k=k, ref=min_k_scores(rows, k)))
@@ -88,6 +100,9 @@ def _judge_min_k(ctx, out):
          "you averaged the most likely tokens: Min-K% takes the k fraction with the LOWEST log-probability"),
         (per_text(lambda s, m: s[:max(1, int(k * m))].mean()),
          "round k * length up (math.ceil), not down: a 9-token text with k = 0.2 uses 2 tokens"),
+        (per_text(lambda s, m: s[:int(k * m) + 1].mean()),
+         "take ceil(k * length) tokens: int(k * length) + 1 is one too many when k * length is a whole number "
+         "(a 20-token text with k = 0.25 uses 5 tokens, not 6)"),
         (per_text(lambda s, m: s[:max(1, round(k * m))].mean()),
          "round k * length up (math.ceil), not to the nearest"),
         (per_text(lambda s, m: s[:max(1, math.ceil(k * m))].sum()),
@@ -101,6 +116,9 @@ def _judge_min_k(ctx, out):
 
 
 def _hint_min_k(err):
+    if isinstance(err, ValueError) and ("inhomogeneous" in str(err) or "sequence" in str(err)):
+        return ("the texts have different lengths, so they do not stack into one array: "
+                "handle each text's log-probabilities on its own (a loop over the texts)")
     if isinstance(err, (ValueError, ZeroDivisionError, IndexError)):
         return "every text keeps at least one token, even a very short one: max(1, ceil(k * length))"
     return None
@@ -109,6 +127,11 @@ def _hint_min_k(err):
 # every graded cell of solutions/ runs hidden tests as well
 register(Exercise("ex15_exposure", "exposure_from_scores", _case_exposure, _judge_exposure,
                   [{}, dict(ties=True), dict(where="best")], hidden_tests=True,
-                  references=(exposure, canary_exposures)))
+                  references=(exposure, canary_exposures, secret_rank),
+                  # ranking by sort position places a tied secret first or last: both ends force it
+                  edge_cases=[dict(where="tied_first"), dict(where="tied_last"), dict(where="all_tied"),
+                              dict(where="tied_first", n_candidates=30), dict(where="tied_last", n_candidates=30)]))
 register(Exercise("ex15_min_k", "min_k_percent", _case_min_k, _judge_min_k,
-                  [{}, dict(k=0.2), dict(k=1.0)], hidden_tests=True, hint=_hint_min_k, references=(min_k_scores,)))
+                  [{}, dict(k=0.2), dict(k=1.0)], hidden_tests=True, hint=_hint_min_k, references=(min_k_scores,),
+                  # k * length an integer: int(k * length) + 1 takes one token too many
+                  edge_cases=[dict(k=0.25, exact=True), dict(k=0.5, exact=True), dict(short=True, k=0.5)]))
