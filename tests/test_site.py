@@ -77,6 +77,19 @@ def test_the_table_of_contents_takes_every_lesson_and_exercise_and_no_solution()
     assert "file: solutions" not in toc
 
 
+def test_the_pages_of_docs_are_in_the_table_of_contents_and_cite_only_the_bibliography(bib):
+    toc = build.toc(build.lessons(), build.exercises())
+    for name in build.DOC_PAGES:
+        text = (ROOT / "docs" / f"{name}.md").read_text()
+        assert f"- file: docs/{name}\n" in toc
+        keys = set(re.findall(r"\{cite:p\}`([^`]+)`", text))
+        assert keys and keys <= set(bib.entries), f"docs/{name}.md cites keys not in references.bib"
+        # its links to lessons are relative, as the site stages it (docs/NAME.md beside notebooks/)
+        for target in re.findall(r"\]\((\.\./notebooks/[^)#]+)", text):
+            assert (ROOT / "docs" / target).resolve().exists(), f"docs/{name}.md links to a missing {target}"
+        assert f"(docs/{name}.md)" in build.landing_page(), f"the README does not link docs/{name}.md"
+
+
 def test_the_landing_page_links_every_lesson():
     page = build.landing_page()
     for path in LESSONS:
@@ -114,6 +127,7 @@ def site():
 def page_paths(site):
     pages = [site / "intro.html"] + [site / "notebooks" / f"{p.stem}.html" for p in LESSONS]
     pages += [site / "exercises" / f"{p.stem}.html" for p in build.exercises()]
+    pages += [site / "docs" / f"{name}.html" for name in build.DOC_PAGES]
     return pages + [site / name for name in ("instructors.html", "api.html", "bibliography.html")]
 
 

@@ -7,7 +7,8 @@ The pages are staged in ``build/site-src/``: a landing page from the README (sto
 map), every lesson (``notebooks/*.ipynb``) with the outputs of its tested run (the executed
 copies that ``pytest --nbval-lax notebooks --executed-dir=build/executed`` writes: each lesson
 is executed once, by its test), every student exercise as handed out (``exercises/``, not
-executed; ``solutions/`` is never read), the instructors' guide, an API reference from the
+executed; ``solutions/`` is never read), the instructors' guide, the pages of ``DOC_PAGES``
+(``docs/reading_results.md``: what a result means), an API reference from the
 docstrings, and the bibliography (``references.bib``). The table of contents is written from the
 folders, so a new lesson or exercise is on the site without an edit here. A lesson whose executed
 copy is missing or older than the lesson stops the build. MathJax is vendored from the npm
@@ -36,6 +37,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 MATHJAX = "mathjax@3.2.2"
 REFERENCES_TAG = "references"
+# pages of docs/ published beside the lessons, at the same path (docs/NAME.md), so that links between
+# them and the lessons (../notebooks/NN_x.ipynb, ../docs/NAME.md) work in the repository and on the site
+DOC_PAGES = ("reading_results",)
 # the papers each lesson cites; used only to append a lesson's References cell (--references),
 # after which the cell's metadata is the record. A new lesson needs its line here.
 LESSON_CITES = {
@@ -46,7 +50,9 @@ LESSON_CITES = {
     "04_lira_and_rmia": ["carlini2022membership", "zarifzadeh2024low"],
     "05_label_only_attacks": ["choquettechoo2021label", "li2021membership"],
     "06_who_is_exposed": ["carlini2022membership", "yeom2018privacy"],
-    "07_audit_your_own_model": ["shokri2017membership", "carlini2022membership", "zarifzadeh2024low"],
+    "07_audit_your_own_model": ["shokri2017membership", "carlini2022membership", "zarifzadeh2024low",
+                                "edpb2024opinion28", "hayes2025inexact", "carlini2022privacy", "feldman2020does",
+                                "carlini2019secret"],
     "08_regularization_and_data": ["shokri2017membership", "yeom2018privacy"],
     "09_differential_privacy": ["abadi2016deep", "jagielski2020auditing", "nasr2021adversary"],
     "10_output_perturbation": ["choquettechoo2021label", "li2021membership"],
@@ -305,7 +311,9 @@ def toc(lesson_paths, exercise_paths):
             f"{chapters(lesson_paths, 'notebooks')}\n"
             f"  - caption: Exercises (as handed out; solutions are not published)\n    chapters:\n"
             f"{chapters(exercise_paths, 'exercises')}\n"
-            "  - caption: Reference\n    chapters:\n      - file: instructors\n      - file: api\n"
+            "  - caption: Reference\n    chapters:\n"
+            + "".join(f"      - file: docs/{name}\n" for name in DOC_PAGES)
+            + "      - file: instructors\n      - file: api\n"
             "      - file: bibliography\n")
 
 
@@ -326,6 +334,9 @@ def stage(executed_dir, src, root=ROOT, vendor_dir=None):
     (src / "intro.md").write_text(landing_page(root, over_budget_note(*over_budget(executed_dir, lesson_paths))))
     shutil.copy2(root / "docs" / "roc_shadow_models.png", src / "roc_shadow_models.png")
     shutil.copy2(root / "docs" / "instructors.md", src / "instructors.md")
+    (src / "docs").mkdir()
+    for name in DOC_PAGES:
+        shutil.copy2(root / "docs" / f"{name}.md", src / "docs" / f"{name}.md")
     (src / "api.md").write_text(api_page())
     (src / "bibliography.md").write_text("# Bibliography\n\nEvery paper the lessons cite.\n\n"
                                          "```{bibliography}\n:all:\n```\n")
