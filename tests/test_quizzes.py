@@ -187,3 +187,10 @@ def test_every_glossary_term_is_linked_from_the_lesson_that_introduces_it_and_ev
                                                                                 GLOSSARY_TERMS], anchor
                 linked.add(anchor)
     assert {t.replace(" ", "-") for t in GLOSSARY_TERMS} <= linked, "a glossary term no lesson links to"
+
+
+def test_the_learners_workspace_gets_the_glossary_the_lessons_link_to(tmp_path):
+    from mia_course import cli
+    report = cli.copy_lessons(tmp_path)
+    assert "docs/glossary.md" in report["copied"]
+    assert (tmp_path / "notebooks" / ".." / "docs" / "glossary.md").read_text() == GLOSSARY
