@@ -15,6 +15,7 @@ Skips without chromium or Playwright (fails where ``make test`` could install ch
 other browser tests do.
 """
 import contextlib
+import importlib.util
 import os
 import re
 import secrets
@@ -98,6 +99,13 @@ def answer_the_quiz(page, problems):
 
 
 # ---------------------------------------------------------------- a built page, no kernel
+def load_site_build():
+    spec = importlib.util.spec_from_file_location("site_build", ROOT / "docs" / "site" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 MINI_CONFIG = """title: quiz test
 only_build_toc_files: true
 execute:
@@ -119,14 +127,17 @@ def built_page(tmp_path_factory):
     require_browser()
     src = tmp_path_factory.mktemp("book")
     (src / "_config.yml").write_text(MINI_CONFIG)
-    (src / "_toc.yml").write_text("format: jb-book\nroot: lesson\n")
+    (src / "_toc.yml").write_text("format: jb-book\nroot: notebooks/lesson\nchapters:\n  - file: glossary\n")
+    shutil.copy2(ROOT / "docs" / "glossary.md", src / "glossary.md")
     shutil.copytree(ROOT / "docs" / "site" / "_ext", src / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
-    nbformat.write(small_lesson(executed=True), src / "lesson.ipynb")
+    (src / "notebooks").mkdir()  # as on the site: the lessons one folder below the glossary
+    nbformat.write(load_site_build().site_glossary_links(small_lesson(executed=True)),
+                   src / "notebooks" / "lesson.ipynb")
     cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(src),
            "--path-output", str(src / "out")]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return src / "out" / "_build" / "html" / "lesson.html"
+    return src / "out" / "_build" / "html" / "notebooks" / "lesson.html"
 
 
 def test_the_quiz_on_a_built_page_answers_right_and_wrong_and_explains(built_page):
@@ -141,6 +152,14 @@ def test_the_quiz_on_a_built_page_answers_right_and_wrong_and_explains(built_pag
         page.goto(built_page.as_uri(), wait_until="load")
         try:
             answer_the_quiz(page, problems)
+            # the first cell's glossary links lead to the glossary page's entries
+            hrefs = page.eval_on_selector_all('a[href*="glossary"]', "as => as.map(a => a.href)")
+            entries = [h for h in hrefs if "#" in h]
+            assert entries, "the lesson links no glossary entry"
+            for href in entries:
+                page.goto(href, wait_until="load")
+                anchor = href.split("#", 1)[1]
+                assert page.locator(f"[id='{anchor}']").count() == 1, f"{href}: no such entry in the glossary"
         finally:
             browser.close()
 
