@@ -30,6 +30,9 @@ class BuildPyWithLessons(build_py):
             target.mkdir(parents=True)
             for notebook in notebooks:
                 shutil.copyfile(notebook, target / notebook.name)
+        # the glossary the lessons link to (../docs/glossary.md); `mia-course lessons` copies it too
+        (Path(self.build_lib) / "mia_course" / "lessons" / "docs").mkdir(exist_ok=True)
+        shutil.copyfile(HERE / "docs" / "glossary.md", Path(self.build_lib) / "mia_course" / "lessons" / "docs" / "glossary.md")
 
 
 setup(cmdclass={"build_py": BuildPyWithLessons})

@@ -25,6 +25,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 FOLDERS = ("notebooks", "exercises")  # never solutions/: they hold the answers
+# single files copied with the lessons: the glossary the lessons link to (../docs/glossary.md)
+EXTRA_FILES = ("docs/glossary.md",)
 MANIFEST = ".mia-course.json"         # in DIR: the hash of each file as it was copied
 CONFIG_DIR = ".jupyter-config"        # in DIR: the workspace's JupyterLab settings
 FIRST_LESSON = "notebooks/00_start_here.ipynb"
@@ -65,24 +67,24 @@ def copy_lessons(dest: str | os.PathLike[str], *, force: bool = False,
     manifest_path = dest / MANIFEST
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     report = {"copied": [], "updated": [], "unchanged": [], "kept": []}
-    for folder in FOLDERS:
-        for src in sorted((source / folder).glob("*.ipynb")):
-            rel = f"{folder}/{src.name}"
-            target, new_hash = dest / rel, _sha256(src)
-            if not target.exists():
-                kind = "copied"
-            elif _sha256(target) == new_hash:
-                kind = "unchanged"
-            elif manifest.get(rel) == _sha256(target) or force:
-                kind = "updated"  # an untouched copy of an older version, or --force
-            else:
-                report["kept"].append(rel)  # the learner's work
-                continue
-            if kind != "unchanged":
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(src, target)
-            manifest[rel] = new_hash
-            report[kind].append(rel)
+    sources = [(f"{folder}/{src.name}", src) for folder in FOLDERS for src in sorted((source / folder).glob("*.ipynb"))]
+    sources += [(rel, source / rel) for rel in EXTRA_FILES if (source / rel).is_file()]
+    for rel, src in sources:
+        target, new_hash = dest / rel, _sha256(src)
+        if not target.exists():
+            kind = "copied"
+        elif _sha256(target) == new_hash:
+            kind = "unchanged"
+        elif manifest.get(rel) == _sha256(target) or force:
+            kind = "updated"  # an untouched copy of an older version, or --force
+        else:
+            report["kept"].append(rel)  # the learner's work
+            continue
+        if kind != "unchanged":
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, target)
+        manifest[rel] = new_hash
+        report[kind].append(rel)
     dest.mkdir(parents=True, exist_ok=True)
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
     return report

@@ -128,7 +128,7 @@ def page_paths(site):
     pages = [site / "intro.html"] + [site / "notebooks" / f"{p.stem}.html" for p in LESSONS]
     pages += [site / "exercises" / f"{p.stem}.html" for p in build.exercises()]
     pages += [site / "docs" / f"{name}.html" for name in build.DOC_PAGES]
-    return pages + [site / name for name in ("instructors.html", "api.html", "bibliography.html")]
+    return pages + [site / name for name in ("instructors.html", "glossary.html", "api.html", "bibliography.html")]
 
 
 def test_every_lesson_is_on_the_site_executed_and_no_solution_is(site):
@@ -156,6 +156,23 @@ def server(site):
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+
+def quiz_problems(page, url):
+    """A lesson's quiz (its saved output) works without a kernel: its script ran, and a wrong and
+    the right option of its first question show their explanations (tests/test_quiz_browser.py
+    tests one quiz in depth, on a page built alone and in JupyterLab)."""
+    box = page.locator(".mia-quiz[data-ready]")
+    if box.count() != 1:
+        return [f"{url}: no working quiz (.mia-quiz whose script ran): {box.count()}"]
+    first = box.locator('.mia-q[data-kind="choice"]').first
+    found = []
+    for correct, verdict in (("0", "Not quite."), ("1", "Right.")):
+        first.locator(f'.mia-opt[data-correct="{correct}"]').first.click()
+        text = first.locator(".mia-feedback").inner_text()
+        if not text.startswith(verdict) or len(text) < len(verdict) + 20:
+            found.append(f"{url}: answering the quiz {'right' if correct == '1' else 'wrong'} shows {text!r}")
+    return found
 
 
 def test_the_site_in_a_browser(site, server):
@@ -199,6 +216,8 @@ def test_the_site_in_a_browser(site, server):
                     problems.append(f"{url}: the widget's static picture is missing")
                 elif "running notebook" not in page.locator(".mia-static").first.inner_text():
                     problems.append(f"{url}: the widget's note that the knobs need a running notebook is missing")
+            if path.parent.name == "notebooks" and not path.stem.startswith("00"):
+                problems += quiz_problems(page, url)
             if path.name == "intro.html" and page.locator("mjx-container").count() == 0:
                 problems.append(f"{url}: MathJax did not render the landing page's formula")
         browser.close()

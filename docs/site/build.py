@@ -2,12 +2,13 @@
 
     python docs/site/build.py --executed build/executed --out build/site   # `make site` does this
     python docs/site/build.py --references                                # append missing References cells
+    python docs/site/build.py --quizzes      # refresh each lesson's quiz cells and time line (quizzes.py)
 
 The pages are staged in ``build/site-src/``: a landing page from the README (story and lesson
 map), every lesson (``notebooks/*.ipynb``) with the outputs of its tested run (the executed
 copies that ``pytest --nbval-lax notebooks --executed-dir=build/executed`` writes: each lesson
 is executed once, by its test), every student exercise as handed out (``exercises/``, not
-executed; ``solutions/`` is never read), the instructors' guide, the pages of ``DOC_PAGES``
+executed; ``solutions/`` is never read), the instructors' guide, the glossary, the pages of ``DOC_PAGES``
 (``docs/reading_results.md``: what a result means), an API reference from the
 docstrings, and the bibliography (``references.bib``). The table of contents is written from the
 folders, so a new lesson or exercise is on the site without an edit here. A lesson whose executed
@@ -34,6 +35,8 @@ from pathlib import Path
 import nbformat
 
 HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))  # quizzes.py, next to this file
 ROOT = HERE.parents[1]
 MATHJAX = "mathjax@3.2.2"
 REFERENCES_TAG = "references"
@@ -247,6 +250,15 @@ def site_config(root=ROOT):
     return text
 
 
+def site_glossary_links(nb):
+    """Lessons link the glossary as ``../docs/glossary.md`` (right in JupyterLab); on the site it is
+    ``glossary.md`` at the top, one folder up from the lessons' pages."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = cell.source.replace("](../docs/glossary.md", "](../glossary.md")
+    return nb
+
+
 def site_references(nb, bib):
     """The References cell, on the site: each paper cited into the bibliography (references.bib)."""
     keys = cited_keys(nb)
@@ -265,8 +277,10 @@ def landing_page(root=ROOT, note=""):
     keep = [sections[0]] + [f"## {s}" for s in sections[1:] if s.startswith(("Who it is for", "Lesson map"))]
     page = "\n".join(keep).replace("docs/roc_shadow_models.png", "roc_shadow_models.png")
     page = page.replace("docs/instructors.md", "instructors.md")
+    import quizzes  # docs/site/quizzes.py: each lesson's time
     for path in lessons(root):
-        page = page.replace(f"| `{path.stem}` |", f"| [{path.stem}](notebooks/{path.name}) |")
+        minutes = quizzes.minutes(path.name[:2], nbformat.read(path, as_version=4))[0]
+        page = page.replace(f"| `{path.stem}` |", f"| [{path.stem}](notebooks/{path.name}) ({minutes} min) |")
     url = repository_url(root)
     source = f"\nThe course's repository: <{url}>\n" if url else ""
     return page + note + source + ("\n## What a defense can promise\nDifferential privacy (lesson 09) bounds every attack, "
@@ -313,7 +327,7 @@ def toc(lesson_paths, exercise_paths):
             f"{chapters(exercise_paths, 'exercises')}\n"
             "  - caption: Reference\n    chapters:\n"
             + "".join(f"      - file: docs/{name}\n" for name in DOC_PAGES)
-            + "      - file: instructors\n      - file: api\n"
+            + "      - file: instructors\n      - file: glossary\n      - file: api\n"
             "      - file: bibliography\n")
 
 
@@ -328,7 +342,7 @@ def stage(executed_dir, src, root=ROOT, vendor_dir=None):
     lesson_paths, exercise_paths, bib = lessons(root), exercises(root), load_bib()
     for path in lesson_paths:
         run = final_progress(executed_lesson(path, executed_dir))
-        nbformat.write(site_references(run, bib), src / "notebooks" / path.name)
+        nbformat.write(site_glossary_links(site_references(run, bib)), src / "notebooks" / path.name)
     for path in exercise_paths:
         shutil.copy2(path, src / "exercises" / path.name)
     (src / "intro.md").write_text(landing_page(root, over_budget_note(*over_budget(executed_dir, lesson_paths))))
@@ -337,6 +351,7 @@ def stage(executed_dir, src, root=ROOT, vendor_dir=None):
     (src / "docs").mkdir()
     for name in DOC_PAGES:
         shutil.copy2(root / "docs" / f"{name}.md", src / "docs" / f"{name}.md")
+    shutil.copy2(root / "docs" / "glossary.md", src / "glossary.md")
     (src / "api.md").write_text(api_page())
     (src / "bibliography.md").write_text("# Bibliography\n\nEvery paper the lessons cite.\n\n"
                                          "```{bibliography}\n:all:\n```\n")
@@ -378,7 +393,12 @@ def main(argv=None):
     parser.add_argument("--executed", default=str(ROOT / "build" / "executed"))
     parser.add_argument("--out", default=str(ROOT / "build" / "site"))
     parser.add_argument("--references", action="store_true", help="append missing References cells and stop")
+    parser.add_argument("--quizzes", action="store_true",
+                        help="insert/refresh each lesson's quiz cells and time line (docs/site/quizzes.py) and stop")
     args = parser.parse_args(argv)
+    if args.quizzes:
+        import quizzes
+        return quizzes.main([])
     if args.references:
         for path in add_references():
             print(f"References cell appended: {path}")
