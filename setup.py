@@ -30,9 +30,11 @@ class BuildPyWithLessons(build_py):
             target.mkdir(parents=True)
             for notebook in notebooks:
                 shutil.copyfile(notebook, target / notebook.name)
-        # the glossary the lessons link to (../docs/glossary.md); `mia-course lessons` copies it too
+        # the pages the lessons link to (../docs/glossary.md, ../docs/reading_results.md);
+        # `mia-course lessons` copies them too
         (Path(self.build_lib) / "mia_course" / "lessons" / "docs").mkdir(exist_ok=True)
-        shutil.copyfile(HERE / "docs" / "glossary.md", Path(self.build_lib) / "mia_course" / "lessons" / "docs" / "glossary.md")
+        for page in ("glossary.md", "reading_results.md"):
+            shutil.copyfile(HERE / "docs" / page, Path(self.build_lib) / "mia_course" / "lessons" / "docs" / page)
 
 
 setup(cmdclass={"build_py": BuildPyWithLessons})

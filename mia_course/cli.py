@@ -25,8 +25,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 FOLDERS = ("notebooks", "exercises")  # never solutions/: they hold the answers
-# single files copied with the lessons: the glossary the lessons link to (../docs/glossary.md)
-EXTRA_FILES = ("docs/glossary.md",)
+# single files copied with the lessons: the pages the lessons link to (../docs/glossary.md,
+# ../docs/reading_results.md)
+EXTRA_FILES = ("docs/glossary.md", "docs/reading_results.md")
 MANIFEST = ".mia-course.json"         # in DIR: the hash of each file as it was copied
 CONFIG_DIR = ".jupyter-config"        # in DIR: the workspace's JupyterLab settings
 FIRST_LESSON = "notebooks/00_start_here.ipynb"

@@ -194,3 +194,15 @@ def test_the_learners_workspace_gets_the_glossary_the_lessons_link_to(tmp_path):
     report = cli.copy_lessons(tmp_path)
     assert "docs/glossary.md" in report["copied"]
     assert (tmp_path / "notebooks" / ".." / "docs" / "glossary.md").read_text() == GLOSSARY
+
+
+def test_the_learners_workspace_gets_every_page_a_lesson_links_to(tmp_path):
+    """Every ``../docs/NAME.md`` link of a lesson resolves in a `mia-course lessons` workspace."""
+    from mia_course import cli
+    cli.copy_lessons(tmp_path)
+    linked = set()
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        linked |= set(re.findall(r"\]\(\.\./(docs/[a-z_]+\.md)", path.read_text()))
+    assert "docs/reading_results.md" in linked
+    for rel in sorted(linked):
+        assert (tmp_path / rel).read_text() == (ROOT / rel).read_text(), rel
