@@ -12,8 +12,9 @@ Each model's noise must be its own: a randomized defense (one with ``independent
 such as ``NoisyOutputs``) is re-drawn for model ``k`` as ``independent_copy(k)``
 (``own_noise``), so that a seeded factory does not hand every shadow the same noise. Shared
 noise would leave the shadows' spread without the noise that the target's answers carry:
-LiRA then reads the target's noise as membership (measured: 1.8% TPR at 1% FPR instead of
-about 20% with 64 averaged queries, ``tests/test_adaptive.py``).
+LiRA then reads the target's noise as membership (``tests/test_adaptive.py``'s setting, 64
+averaged queries, per-record variances: 0.9% TPR at 1% FPR against 20.3% undefended; with
+noise of its own per shadow and the default global variance: 22.6% against 20.2%).
 
 All attacks clip probabilities at one floor, ``PROBABILITY_FLOOR``, for the target and the
 shadows alike: a rounded ``0`` then maps to the same finite value for both, instead of a

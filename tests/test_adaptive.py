@@ -116,8 +116,9 @@ def test_64_noisy_queries_keep_half_of_the_undefended_tpr(shadow_seed):
     """Issue 21's setting: an overfit target on 1,000 of 2,000 ad users (1,000 members, 1,000
     non-members), online LiRA with 32 shadows that reads them through the same defense,
     ``NoisyOutputs(model, 0.1)`` asked 64 times. Averaging must remove the noise: at least half
-    of the undefended TPR at 1% FPR stays (before each shadow had noise of its own, a seeded
-    factory gave all 32 the same noise: 1.8% against 19.7%)."""
+    of the undefended TPR at 1% FPR stays. Measured at seed 0: 20.2% undefended; 22.6% through
+    the noise (0.9% before each shadow had noise of its own, when a seeded factory gave all 32
+    the same noise, and the variance was fitted per record)."""
     d = make_ad_clicks(2000, random_state=0)
     m = np.r_[np.ones(1000, bool), np.zeros(1000, bool)]
     target = TorchMLPClassifier(random_state=0).fit(d.X[m], d.y[m])
