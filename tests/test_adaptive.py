@@ -45,7 +45,7 @@ def test_repeated_queries_average_the_noise_away(lira_setting):
     defense = lambda model: NoisyOutputs(model, 0.1, random_state=1)  # noqa: E731
     once = _auc(lira, api, X, y, m, output_defense=defense)
     many = _auc(lira, api, X, y, m, output_defense=defense, n_queries=64)
-    assert many > once + 0.1  # measured: 0.560 -> 0.734 (seed 0), 0.570 -> 0.729 (seed 1)
+    assert many > once + 0.1  # measured (seed 0): 0.672 -> 0.805 (0.560 -> 0.734 when all shadows shared one noise)
     # and the averaged answer itself: its spread shrinks like 1 / sqrt(n_queries)
     def spread(n):
         a, b = (query_proba(NoisyOutputs(target, 0.1, random_state=rs), X[:200], n) for rs in (2, 3))
