@@ -15,17 +15,20 @@ name the parameter); the aliases say in a signature what a parameter may be:
   ``LabelModel``: one that answers only labels (``predict``); ``AttackedModel``: either.
 - ``OutputDefense``: a callable that takes a fitted model and returns it as the attacked
   API answers (e.g. ``lambda m: RoundedOutputs(m, 1)``).
+- ``FixedVariance``: LiRA's variance rule: True (one global variance), False (one per
+  record) or ``"auto"`` (global for fewer than 64 shadows; ``mia_course.lira``).
 """
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["ArrayLike", "AttackedModel", "Estimator", "LabelModel", "OutputDefense",
+__all__ = ["ArrayLike", "AttackedModel", "Estimator", "FixedVariance", "LabelModel", "OutputDefense",
            "ProbabilisticModel", "RandomStateLike"]
 
 RandomStateLike = int | np.random.RandomState | None
+FixedVariance = bool | Literal["auto"]
 
 
 class Estimator(Protocol):

@@ -13,7 +13,7 @@ from mia_course.attacks import LossThresholdAttack, true_class_probs, true_colum
 from mia_course.defenses.outputs import LabelOnlyOutputs, NoisyOutputs, RoundedOutputs
 from mia_course.label_only import LabelOnlyAttack
 from mia_course.lira import lira_scores, logit_confidence
-from mia_course.queries import PROBABILITY_FLOOR
+from mia_course.queries import PROBABILITY_FLOOR, own_noise
 from mia_course.rmia import offline_probability, rmia_scores
 
 ATTACKS = ("loss", "LiRA", "LiRA adaptive", "RMIA", "label-only")
@@ -52,9 +52,11 @@ def attack_scores(attack: str, api: Any, trained: Any, data: Any, random_state: 
                   output_defense: Callable[[Any], Any] | None = None) -> np.ndarray:
     """One attack's membership scores for members then non-members (``data.X``).
 
-    LiRA (online, fixed variance) and RMIA (offline: only the shadows that did not train
-    on a record count as its references) reuse the target's shadows. "LiRA adaptive" reads
-    the shadows through ``output_defense`` (the target's, as an attacker who knows it).
+    LiRA (online; one global variance below 64 shadows, as ``LiRA`` by default) and RMIA
+    (offline: only the shadows that did not train on a record count as its references) reuse
+    the target's shadows. "LiRA adaptive" reads the shadows through ``output_defense`` (the
+    target's, as an attacker who knows it; each shadow with noise of its own,
+    ``queries.own_noise``).
     Introduced in notebooks/13_playground.ipynb."""
     if attack not in ATTACKS:
         raise ValueError(f"attack: expected one of {ATTACKS}, got {attack!r}")
@@ -70,10 +72,10 @@ def attack_scores(attack: str, api: Any, trained: Any, data: Any, random_state: 
     if attack in ("LiRA", "LiRA adaptive"):
         if attack == "LiRA adaptive" and output_defense is not None:
             X_all = np.vstack([X, data.X_population])
-            shadows = np.stack([np.asarray(output_defense(StoredAnswers(S, trained.stack.classes_))
-                                           .predict_proba(X_all), float) for S in shadows])
+            shadows = np.stack([np.asarray(own_noise(output_defense(StoredAnswers(S, trained.stack.classes_)), k)
+                                           .predict_proba(X_all), float) for k, S in enumerate(shadows)])
         return lira_scores(logit_confidence(P, col)[:len(y)], logit_confidence(shadows, col)[:, :len(y)],
-                           trained.shadow_masks, online=True, fixed_variance=True)
+                           trained.shadow_masks, online=True, fixed_variance="auto")
     out = np.c_[~trained.shadow_masks, np.ones((len(shadows), len(data.y_population)), bool)]
     p_out = (true_class_probs(shadows, col) * out).sum(0) / np.maximum(out.sum(0), 1)
     ratio = np.clip(true_class_probs(P, col), PROBABILITY_FLOOR, None) / offline_probability(p_out)

@@ -31,8 +31,13 @@ def test_each_target_is_scored_by_the_others(models):
             shadows = [k for k in range(6) if k != t]
             phi = np.stack([logit_confidence((ms.model(k) if defense is None or not adaptive else
                                               defense(ms.model(k))).predict_proba(X), y) for k in shadows])
+            # 5 shadows: one global variance by default (Carlini et al.: below 64 shadows)
             np.testing.assert_allclose(scores, lira_scores(target, phi, masks[shadows], online=True,
-                                                           fixed_variance=False), rtol=1e-9)
+                                                           fixed_variance=True), rtol=1e-9)
+            if t == 0 and defense is None:
+                per_record = lira_each_target(ms, masks, X, y, 1, fixed_variance=False)[0][1]
+                np.testing.assert_allclose(per_record, lira_scores(target, phi, masks[shadows], online=True,
+                                                                   fixed_variance=False), rtol=1e-9)
     assert target_phis(ms, X, y, 2).shape == (2, len(y))
     with pytest.raises(ValueError, match="n_targets"):
         target_phis(ms, X, y, 7)

@@ -58,7 +58,7 @@ LESSON_CITES = {
                                 "carlini2019secret"],
     "08_regularization_and_data": ["shokri2017membership", "yeom2018privacy"],
     "09_differential_privacy": ["abadi2016deep", "jagielski2020auditing", "nasr2021adversary"],
-    "10_output_perturbation": ["choquettechoo2021label", "li2021membership"],
+    "10_output_perturbation": ["carlini2022membership", "choquettechoo2021label", "li2021membership"],
     "11_defense_scorecard": ["abadi2016deep", "jagielski2020auditing", "nasr2021adversary", "steinke2023privacy"],
     "12_auditing_with_canaries": ["carlini2019secret", "jagielski2020auditing", "nasr2021adversary",
                                   "steinke2023privacy", "balle2018improving", "gopi2021numerical",

@@ -45,6 +45,8 @@ def keep_top_class(P_new: np.ndarray, top: np.ndarray) -> np.ndarray:
 class NoisyOutputs(_OutputWrapper):
     """Gaussian noise of standard deviation ``scale`` on every probability, clipped at 0,
     renormalized, with the top class kept on top. Every call draws fresh noise.
+    ``independent_copy(k)``: the same defense on the same model with a noise stream of its
+    own (what an attacker uses to simulate the defense on each of its shadow models).
 
     Introduced in notebooks/10_output_perturbation.ipynb."""
 
@@ -53,6 +55,25 @@ class NoisyOutputs(_OutputWrapper):
         self.scale = check_real(scale, "scale", minimum=0.0)
         self.random_state = random_state
         self._rng = check_random_state(random_state)
+
+    def independent_copy(self, index: int) -> "NoisyOutputs":
+        """This defense with noise stream ``index`` of its ``random_state`` (an int seed gives
+        reproducible, mutually independent streams ``0, 1, ...``; a ``RandomState`` is drawn
+        from; None draws fresh). An attacker that passes many shadow models through one
+        seeded factory, ``lambda m: NoisyOutputs(m, 0.1, random_state=0)``, would otherwise
+        give every shadow the very same noise: their spread would then not contain the noise,
+        and the target's own noise would look like a signal.
+
+        Introduced in notebooks/10_output_perturbation.ipynb."""
+        index = check_int(index, "index", minimum=0)
+        rs = self.random_state
+        if rs is None:
+            stream = None
+        elif isinstance(rs, np.random.RandomState):
+            stream = rs.randint(2**31 - 1)
+        else:
+            stream = np.random.RandomState(np.random.SeedSequence([int(rs), index]).generate_state(4))
+        return NoisyOutputs(self.model, self.scale, random_state=stream)
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         P = self._raw(X)
