@@ -22,9 +22,9 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 $(STAMP): pyproject.toml setup.py
 	@test -x $(PY) || { echo "== creating the virtual environment $(VENV)/"; $(PYTHON) -m venv $(VENV); }
 	@echo "== [1/3] PyTorch, CPU build only ($(TORCH)$(if $(TORCH_INDEX), from $(TORCH_INDEX) or PyPI)): a first install downloads about 200 MB and takes a few minutes"
-	$(PY) -m pip install --progress-bar on "$(TORCH)" $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+	$(PY) -m pip install --progress-bar on --no-deps "$(TORCH)" $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	@echo "== [2/3] the course and its packages (JupyterLab, scikit-learn, Opacus, Jupyter Book, ...)"
-	$(PY) -m pip install --progress-bar on "$(TORCH)" -e ".[dev]"  # keeps the torch of step 1
+	$(PY) -m pip install --progress-bar on "$(TORCH)" -e ".[dev]"  # keeps the torch of step 1; its needs from PyPI
 	@echo "== [3/3] the Jupyter kernel (its threads sleep while they wait: OMP_WAIT_POLICY=PASSIVE)"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" \
 	  --env OMP_WAIT_POLICY PASSIVE >/dev/null

@@ -88,24 +88,19 @@ def stop(proc):
             continue
 
 
-@pytest.fixture
-def lab(tmp_path):
-    """A JupyterLab server on a free port with a random token; yields its base URL and token."""
-    chromium = require_browser()
-    if not (ROOT / NOTEBOOK).exists():
-        pytest.skip(f"{ROOT / NOTEBOOK} does not exist yet")
+def running_lab(root_dir, tmp_path, chromium, env):
+    """Run JupyterLab on ``root_dir`` (a free port, a random token, settings and checkpoints in
+    ``tmp_path``, never in ``root_dir``); yields its base URL and token, and stops it after."""
     port, token, home = free_port(), secrets.token_hex(16), tmp_path / "lab"
     write_lab_settings(home / "settings")
     log = tmp_path / "jupyterlab.log"
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.port={port}",
            "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={ROOT}", f"--LabApp.user_settings_dir={home / 'settings'}",
+           f"--ServerApp.root_dir={root_dir}", f"--LabApp.user_settings_dir={home / 'settings'}",
            f"--LabApp.workspaces_dir={home / 'workspaces'}",
-           f"--FileCheckpoints.checkpoint_dir={home / 'checkpoints'}",  # no .ipynb_checkpoints/ in ROOT
+           f"--FileCheckpoints.checkpoint_dir={home / 'checkpoints'}",  # no .ipynb_checkpoints/ there
            ] + (["--allow-root"] if IS_ROOT else [])
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(home / "runtime"))
-    if "mia-ipython-" in env.get("IPYTHONDIR", ""):  # conftest's text progress bars: nbval's kernels only
-        del env["IPYTHONDIR"]
+    env = dict(env, JUPYTER_RUNTIME_DIR=str(home / "runtime"))
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -114,6 +109,18 @@ def lab(tmp_path):
         yield {"base": base, "token": token, "chromium": chromium, "log": log}
     finally:
         stop(proc)
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """A JupyterLab server on a free port with a random token; yields its base URL and token."""
+    chromium = require_browser()
+    if not (ROOT / NOTEBOOK).exists():
+        pytest.skip(f"{ROOT / NOTEBOOK} does not exist yet")
+    env = dict(os.environ)
+    if "mia-ipython-" in env.get("IPYTHONDIR", ""):  # conftest's text progress bars: nbval's kernels only
+        del env["IPYTHONDIR"]
+    yield from running_lab(ROOT, tmp_path, chromium, env)
 
 
 def open_notebook(page, lab):

@@ -27,7 +27,7 @@ import nbformat
 import pytest
 
 from helpers import require_browser
-from test_browser import IS_ROOT, free_port, stop, wait_for_status, write_lab_settings
+from test_browser import IS_ROOT, running_lab
 
 from mia_course.quiz import load_quiz, quiz
 
@@ -171,24 +171,8 @@ def lab_with_quiz(tmp_path):
     folder = tmp_path / "course"
     folder.mkdir()
     nbformat.write(small_lesson(executed=False), folder / "quiz.ipynb")
-    port, token, home = free_port(), secrets.token_hex(16), tmp_path / "lab"
-    write_lab_settings(home / "settings")
-    log = tmp_path / "jupyterlab.log"
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.port={port}",
-           "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={folder}", f"--LabApp.user_settings_dir={home / 'settings'}",
-           f"--LabApp.workspaces_dir={home / 'workspaces'}",
-           f"--FileCheckpoints.checkpoint_dir={home / 'checkpoints'}"] + (["--allow-root"] if IS_ROOT else [])
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_status(f"{base}/api/status?token={token}", proc, log)
-        yield {"base": base, "token": token, "chromium": chromium, "log": log}
-    finally:
-        stop(proc)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    yield from running_lab(folder, tmp_path, chromium, env)
 
 
 def test_the_quiz_in_jupyterlab_answers_right_and_wrong_and_explains(lab_with_quiz, tmp_path):
