@@ -54,7 +54,7 @@ def statements(r: dict) -> dict:
               "optimistic: read the interval, not the point.")
     chance = low > op
     plain = [
-        f"The strongest attack ({r['strongest_attack']}) names {pct(rate['tpr'])} of the training rows "
+        f"The strongest attack, {r['strongest_attack']}, names {pct(rate['tpr'])} of the training rows "
         f"(95% interval {pct(low)} to {pct(high)}) while wrongly flagging {pct(op)} of the rows the "
         "model never saw.",
         ("That is more than guessing gives (the interval's lower end is above the false positive "
