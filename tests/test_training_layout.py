@@ -27,15 +27,36 @@ def module_name(path):
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def type_checking_only(tree, _cache={}):
+    """The ids of the nodes under ``if TYPE_CHECKING:`` in ``tree``: imports for annotations only,
+    never run, so no import cycle at run time."""
+    if id(tree) not in _cache:
+        _cache.clear()
+        inside = set()
+        for node in ast.walk(tree):
+            test = getattr(node, "test", None)
+            if isinstance(node, ast.If) and (getattr(test, "id", None) == "TYPE_CHECKING"
+                                             or getattr(test, "attr", None) == "TYPE_CHECKING"):
+                inside |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+        _cache[id(tree)] = inside
+    return _cache[id(tree)]
+
+
 def import_graph():
     """``{module: set of mia_course modules it imports}``, from every import statement
-    (also those inside functions), ``from a import b`` counting ``a.b`` when it is a module."""
+    (also those inside functions, not those under ``if TYPE_CHECKING:``), ``from a import b``
+    counting ``a.b`` when it is a module."""
     modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     graph = {}
     for name, path in modules.items():
         is_package = path.name == "__init__.py"
         edges = set()
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import) and id(node) in type_checking_only(tree):
+                continue
+            if isinstance(node, ast.ImportFrom) and id(node) in type_checking_only(tree):
+                continue
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
@@ -76,6 +97,13 @@ def find_cycle(graph):
 
 def test_the_import_graph_sees_the_imports_it_should():
     graph = import_graph()
+    # an import for annotations only (under ``if TYPE_CHECKING:``) is no edge; one that runs is
+    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import a\nimport b\n")
+    skipped = type_checking_only(tree)
+    imports = [n for n in ast.walk(tree) if isinstance(n, ast.Import)]
+    assert {n.names[0].name: id(n) in skipped for n in imports} == {"a": True, "b": False}
+    assert "mia_course.grading.isolation" not in graph["mia_course.grading.channel"]
+    assert "mia_course.grading.channel" in graph["mia_course.grading.isolation"]
     assert "mia_course.training.registry" in graph["mia_course.shadows"]
     assert "mia_course.training.dp_stacked" in graph["mia_course.defenses.dp_models"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]

@@ -8,7 +8,6 @@ work), runs the course's attacks (``report.attacks``), computes every number
 ``report.html`` (self-contained), ``report.md`` and ``report.json``. ``audit_files`` does the
 same from a model file and two CSV files (the ``mia-course audit`` command).
 """
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -127,19 +126,3 @@ def audit_files(model_file: str | os.PathLike[str], train_csv: str | os.PathLike
     return audit_model(model, data.X_train, data.y_train, data.X_heldout, data.y_heldout,
                        feature_names=data.feature_names, **options)
 
-
-def to_json(numbers: dict) -> str:
-    """``numbers`` as JSON (numpy scalars as numbers, NaN as null).
-
-    Introduced in notebooks/07_audit_your_own_model.ipynb."""
-    def plain(v):
-        if isinstance(v, dict):
-            return {str(k): plain(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [plain(x) for x in v]
-        if isinstance(v, np.generic):
-            v = v.item()
-        if isinstance(v, float) and not np.isfinite(v):
-            return None
-        return v
-    return json.dumps(plain(numbers), indent=1)

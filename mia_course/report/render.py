@@ -7,9 +7,11 @@ Introduced in notebooks/07_audit_your_own_model.ipynb.
 import base64
 import html
 import io
+import json
 import os
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from mia_course.plots import plot_roc_curves, plot_score_histograms
@@ -155,7 +157,6 @@ def write_report(report: object, out: str | os.PathLike[str]) -> dict[str, Path]
     (created if needed); returns ``{name: path}``.
 
     Introduced in notebooks/07_audit_your_own_model.ipynb."""
-    from mia_course.report.core import to_json
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"out: {out} exists and is not a folder")
@@ -169,3 +170,20 @@ def write_report(report: object, out: str | os.PathLike[str]) -> dict[str, Path]
     for name, png in figs.items():
         paths[name].write_bytes(png)
     return paths
+
+
+def to_json(numbers: dict) -> str:
+    """``numbers`` as JSON (numpy scalars as numbers, NaN as null).
+
+    Introduced in notebooks/07_audit_your_own_model.ipynb."""
+    def plain(v):
+        if isinstance(v, dict):
+            return {str(k): plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, float) and not np.isfinite(v):
+            return None
+        return v
+    return json.dumps(plain(numbers), indent=1)
