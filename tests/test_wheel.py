@@ -22,7 +22,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE",
-           "mia_course", "notebooks", "exercises")  # what a clean checkout builds from
+           "mia_course", "notebooks", "exercises",
+           "docs/glossary.md", "docs/reading_results.md")  # what a clean checkout builds from
 LESSON_01 = "01_alice_and_the_ad_model.ipynb"
 pytestmark = pytest.mark.slow
 
@@ -61,6 +62,7 @@ def wheel(tmp_path_factory):
         if path.is_dir():
             shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
         elif path.exists():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, src / name)
     # no build isolation: the build backend (setuptools) is this environment's, so no download
     run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation", "-q",

@@ -75,6 +75,7 @@ def _docstring(app, what, name, obj, options, lines):
 
 def setup(app):
     app.connect("html-page-context", _unique_scripts, priority=999)  # after the themes add theirs
+    app.setup_extension("sphinx.ext.autodoc")  # its events, also in a book without an API page
     app.connect("autodoc-process-signature", _signature)
     app.connect("autodoc-process-docstring", _docstring)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
