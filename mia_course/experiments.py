@@ -64,11 +64,12 @@ class TargetSetting:
     alice_index: int | None  # None when Alice is not in the training set
 
     def accuracies(self) -> tuple[float, float]:
-        """``(train accuracy, test accuracy)`` of the target model (train: the rows it trained
-        on, ``is_member``; early stopping's validation rows are not among them)."""
-        trained = self.is_member[:len(self.y_train)]
-        return (float(np.mean(self.model.predict(self.X_train[trained]) == self.y_train[trained])),
-                float(np.mean(self.model.predict(self.X_test) == self.y_test)))
+        """``(train accuracy, test accuracy)`` of the target model, on its members and on its
+        non-members as the evaluation scores them (``is_member``): early stopping's validation
+        rows, which it never trained on, count with the test rows. So the gap attack ("correctly
+        labelled -> member") has TPR = train accuracy and FPR = test accuracy."""
+        predicted = self.model.predict(self.X_eval) == self.y_eval
+        return (float(np.mean(predicted[self.is_member])), float(np.mean(predicted[~self.is_member])))
 
 
 def make_target_setting(n_members: int = 1000, n_non_members: int = 10_000, *, include_alice: bool = True,

@@ -90,6 +90,10 @@ def test_early_stopping_validation_rows_are_not_members():
     train_acc = np.mean(setting.model.predict(setting.X_train[setting.is_member[:200]])
                         == setting.y_train[setting.is_member[:200]])
     assert setting.accuracies()[0] == pytest.approx(train_acc)
+    # the gap attack flags the correctly labelled: its TPR and FPR are the two accuracies
+    correct = setting.model.predict(setting.X_eval) == setting.y_eval
+    assert setting.accuracies() == pytest.approx((correct[setting.is_member].mean(),
+                                                  correct[~setting.is_member].mean()))
 
     data = make_ad_clicks(120, random_state=1)
     family = train_targets_on(model, data.X, data.y, n_targets=2, random_state=0)
