@@ -32,11 +32,10 @@ MARK = "<!-- lesson-info -->"
 GLOSSARY = "../docs/glossary.md"  # from notebooks/; docs/site/build.py points it at the site's page
 WORDS_PER_MIN = 150  # technical text at a learner's pace (code and prose)
 QUIZ_MIN = 3
-# run time of each lesson (s), rounded up to 5 s: pytest --nbval-lax on each lesson (run_nb.sh, kernel
-# start included) on a busy shared 2-core machine, 2026-12-07, for 00-07; 08-11 and 15 are the idle
-# times quoted in issue 23 (2026-12), 12-14 estimates. They matter little: reading dominates.
-RUN_S = {"00": 10, "01": 15, "02": 15, "03": 30, "04": 35, "05": 25, "06": 20, "07": 10, "08": 30,
-         "09": 20, "10": 30, "11": 30, "12": 30, "13": 20, "14": 25, "15": 30}
+# run time of each lesson (s), measured: the sum of each lesson's cell times in one `make test` run on an idle 2-core machine,
+# rounded up to 5 s (a busy laptop takes up to twice as long)
+RUN_S = {"00": 5, "01": 15, "02": 10, "03": 15, "04": 20, "05": 20, "06": 15, "07": 15, "08": 35,
+         "09": 30, "10": 25, "11": 35, "12": 30, "13": 15, "14": 15, "15": 40}
 BEFORE = {
     "00": "some Python and a first machine-learning course",
     "01": "lesson 00 (start here)", "02": "lesson 01", "03": "lesson 02", "04": "lessons 02 and 03",
