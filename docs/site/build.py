@@ -51,7 +51,7 @@ LESSON_CITES = {
     "02_threshold_attacks_and_metrics": ["yeom2018privacy", "carlini2022membership"],
     "03_shadow_models": ["shokri2017membership"],
     "04_lira_and_rmia": ["carlini2022membership", "zarifzadeh2024low"],
-    "05_label_only_attacks": ["choquettechoo2021label", "li2021membership"],
+    "05_label_only_attacks": ["choquettechoo2021label", "li2021membership", "carlini2022membership"],
     "06_who_is_exposed": ["carlini2022membership", "yeom2018privacy"],
     "07_audit_your_own_model": ["shokri2017membership", "carlini2022membership", "zarifzadeh2024low",
                                 "edpb2024opinion28", "hayes2025inexact", "carlini2022privacy", "feldman2020does",
