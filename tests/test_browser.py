@@ -123,6 +123,24 @@ def lab(tmp_path):
     yield from running_lab(ROOT, tmp_path, chromium, env)
 
 
+@contextlib.contextmanager
+def notebook_page(p, lab, tmp_path, width):
+    """A chromium page on ``lab`` (closed after); on a failure, a screenshot and the server's log."""
+    browser = p.chromium.launch(executable_path=lab["chromium"], headless=True,
+                                args=["--no-sandbox"] if IS_ROOT else [])
+    page = browser.new_page(viewport={"width": width, "height": 1000})
+    page.set_default_timeout(PLAYGROUND_S * 1000)
+    try:
+        yield page
+    except Exception:
+        with contextlib.suppress(Exception):  # never hide the real failure
+            screenshot(page, tmp_path / "failure.png")
+        print(f"JupyterLab log: {lab['log']}")
+        raise
+    finally:
+        browser.close()
+
+
 def open_notebook(page, lab):
     """Open NOTEBOOK and wait until its kernel is idle (the status bar's "... | Idle")."""
     from playwright.sync_api import expect
@@ -197,32 +215,20 @@ def test_playground_renders_and_the_epochs_slider_redraws_the_plot(lab, tmp_path
     from playwright.sync_api import sync_playwright
 
     notebook_bytes, t0 = (ROOT / NOTEBOOK).read_bytes(), time.monotonic()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=lab["chromium"], headless=True,
-                                    args=["--no-sandbox"] if IS_ROOT else [])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(PLAYGROUND_S * 1000)
-        try:
-            open_notebook(page, lab)
-            print(f"{time.monotonic() - t0:6.1f} s  notebook open, kernel idle")
-            playground = run_all_cells(page)
-            print(f"{time.monotonic() - t0:6.1f} s  all cells run")
-            before = plot_src(playground)
-            screenshot(page, tmp_path / "playground.png", playground)
-            assert_no_errors(page, "after Run All Cells")
-            # a SelectionSlider(continuous_update=False) sends its new value on the slider's change event
-            move_slider(playground, "epochs")
-            wait_for_new_plot(page, playground, before)
-            print(f"{time.monotonic() - t0:6.1f} s  plot redrawn")
-            screenshot(page, tmp_path / "playground_after.png", playground)
-            assert_no_errors(page, "after moving the epochs slider")
-        except Exception:
-            with contextlib.suppress(Exception):  # never hide the real failure
-                screenshot(page, tmp_path / "failure.png")
-            print(f"JupyterLab log: {lab['log']}")
-            raise
-        finally:
-            browser.close()
+    with sync_playwright() as p, notebook_page(p, lab, tmp_path, width=1400) as page:
+        open_notebook(page, lab)
+        print(f"{time.monotonic() - t0:6.1f} s  notebook open, kernel idle")
+        playground = run_all_cells(page)
+        print(f"{time.monotonic() - t0:6.1f} s  all cells run")
+        before = plot_src(playground)
+        screenshot(page, tmp_path / "playground.png", playground)
+        assert_no_errors(page, "after Run All Cells")
+        # a SelectionSlider(continuous_update=False) sends its new value on the slider's change event
+        move_slider(playground, "epochs")
+        wait_for_new_plot(page, playground, before)
+        print(f"{time.monotonic() - t0:6.1f} s  plot redrawn")
+        screenshot(page, tmp_path / "playground_after.png", playground)
+        assert_no_errors(page, "after moving the epochs slider")
     assert (ROOT / NOTEBOOK).read_bytes() == notebook_bytes, f"{NOTEBOOK} was modified by the test"
 
 
@@ -245,35 +251,23 @@ def test_playground_moves_stay_in_the_widget_and_keep_the_target(lab, tmp_path):
     attack redraws, and no figure ever appears outside the widget (over several moves)."""
     from playwright.sync_api import expect, sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=lab["chromium"], headless=True,
-                                    args=["--no-sandbox"] if IS_ROOT else [])
-        page = browser.new_page(viewport={"width": 1100, "height": 1000})
-        page.set_default_timeout(PLAYGROUND_S * 1000)
-        try:
-            open_notebook(page, lab)
-            playground = run_all_cells(page)
-            before, stray = plot_src(playground), images_outside(page)
-            overflow = playground.evaluate("el => el.scrollWidth - el.clientWidth")
-            assert overflow <= 1, f"the playground is {overflow} px wider than the notebook column"
-            expect(playground.locator(".mia-attacks button.mod-success")).to_have_count(4)
-            accuracy = stated_test_accuracy(playground)
-            for _ in range(3):  # right, right, then back: each retrains the shadows only
-                move_slider(playground, "shadows")
-                before = wait_for_new_plot(page, playground, before)
-                assert stated_test_accuracy(playground) == accuracy, "moving the shadows changed the target"
-            playground.locator(".mia-attacks button", has_text=re.compile(r"^\s*LiRA\s*$")).click()
+    with sync_playwright() as p, notebook_page(p, lab, tmp_path, width=1100) as page:
+        open_notebook(page, lab)
+        playground = run_all_cells(page)
+        before, stray = plot_src(playground), images_outside(page)
+        overflow = playground.evaluate("el => el.scrollWidth - el.clientWidth")
+        assert overflow <= 1, f"the playground is {overflow} px wider than the notebook column"
+        expect(playground.locator(".mia-attacks button.mod-success")).to_have_count(4)
+        accuracy = stated_test_accuracy(playground)
+        for _ in range(3):  # right, right, then back: each retrains the shadows only
+            move_slider(playground, "shadows")
             before = wait_for_new_plot(page, playground, before)
-            expect(playground.locator(".mia-attacks button.mod-success")).to_have_count(3)
-            move_slider(playground, "epochs")
-            wait_for_new_plot(page, playground, before)
-            assert images_outside(page) == stray, "a figure appeared outside the playground widget"
-            assert_no_errors(page, "after the moves")
-            screenshot(page, tmp_path / "playground_moves.png", playground)
-        except Exception:
-            with contextlib.suppress(Exception):
-                screenshot(page, tmp_path / "failure.png")
-            print(f"JupyterLab log: {lab['log']}")
-            raise
-        finally:
-            browser.close()
+            assert stated_test_accuracy(playground) == accuracy, "moving the shadows changed the target"
+        playground.locator(".mia-attacks button", has_text=re.compile(r"^\s*LiRA\s*$")).click()
+        before = wait_for_new_plot(page, playground, before)
+        expect(playground.locator(".mia-attacks button.mod-success")).to_have_count(3)
+        move_slider(playground, "epochs")
+        wait_for_new_plot(page, playground, before)
+        assert images_outside(page) == stray, "a figure appeared outside the playground widget"
+        assert_no_errors(page, "after the moves")
+        screenshot(page, tmp_path / "playground_moves.png", playground)
