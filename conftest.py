@@ -16,6 +16,9 @@ over the budget).
 longer than the budget; ``--over-budget=note`` (``make site``) only reports it, so that a busy or
 slow laptop still gets its website (with a note of which lessons ran over).
 
+A lesson cell that works for more than ``PROGRESS_AFTER_S`` (3 s) must show a progress bar:
+``make test`` fails a slow cell whose outputs hold none (``make site`` only reports it).
+
 Progress bars: in the kernels nbval starts, ``tqdm.auto`` is tqdm's plain-text bar (an IPython
 startup file, ``IPYTHONDIR``), not the notebook widget. A widget's saved output is its first
 state ("0%"), the text bar's is its last, so the website shows how each bar ended.
@@ -23,11 +26,15 @@ state ("0%"), the text bar's is its last, so the website shows how each bar ende
 import collections
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
 NOTEBOOK_BUDGET_S = 60.0
+PROGRESS_AFTER_S = 3.0  # a lesson cell that works longer than this shows a progress bar
+PROGRESS_MARKS = re.compile(r"\d+%\||\d+/\d+ \[|it/s|s/it")  # what tqdm's text bar prints
 _times = collections.defaultdict(float)
+_cell_seconds = collections.defaultdict(dict)  # notebook path -> {code cell number: seconds}
 _cells = collections.defaultdict(dict)  # notebook path -> {code cell number: outputs, None if it failed}
 
 
@@ -87,6 +94,32 @@ def pytest_runtest_makereport(item, call):
         return
     key = str(item.fspath)
     _cells[key][item.cell_num] = None if call.excinfo is not None else list(item.test_outputs or [])
+    _cell_seconds[key][item.cell_num] = call.duration
+
+
+def shows_progress(outputs):
+    """Whether a cell's outputs hold a progress bar (tqdm's text bar, or a widget)."""
+    for out in outputs:
+        if "application/vnd.jupyter.widget-view+json" in out.get("data", {}):
+            return True
+        text = out.get("text") or out.get("data", {}).get("text/plain", "")
+        if PROGRESS_MARKS.search("".join(text) if isinstance(text, list) else text):
+            return True
+    return False
+
+
+def silent_slow_cells(root):
+    """The lesson cells that ran longer than ``PROGRESS_AFTER_S`` and showed no progress bar:
+    ``{"notebooks/NN_x.ipynb cell K": seconds}``."""
+    silent = {}
+    for path, seconds in _cell_seconds.items():
+        if Path(path).resolve().parent != (Path(root) / "notebooks").resolve():
+            continue
+        for cell, took in seconds.items():
+            outputs = _cells[path].get(cell)
+            if took > PROGRESS_AFTER_S and outputs is not None and not shows_progress(outputs):
+                silent[f"{Path(path).relative_to(Path(root).resolve())} cell {cell}"] = round(took, 1)
+    return silent
 
 
 def write_executed(root, out_dir):
@@ -133,6 +166,11 @@ def pytest_sessionfinish(session, exitstatus):
         written = write_executed(root, out_dir)
         print(f"\n{len(written)} executed notebooks written to {out_dir}")
         write_run_times(out_dir)
+    silent = silent_slow_cells(session.config.rootpath.resolve())
+    if silent and exitstatus == 0:
+        print(f"\nlesson cells over {PROGRESS_AFTER_S:.0f} s without a progress bar: {silent}")
+        if session.config.getoption("--over-budget") == "fail":
+            session.exitstatus = 1
     slow = {p: s for p, s in _times.items() if s > NOTEBOOK_BUDGET_S}
     if slow and exitstatus == 0:
         print(f"\nnotebooks over the {NOTEBOOK_BUDGET_S:.0f} s budget: {slow}")
