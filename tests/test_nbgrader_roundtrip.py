@@ -114,6 +114,23 @@ CHEATS = {  # grade_id: (attack on the grader in the student's kernel, then a wr
                      "def one_run_guesses(scores, is_in, n_guesses):\n"
                      "    return canaries.one_run_guesses(scores, is_in, n_guesses)"),
 }
+ABSENT = "1006"  # on the roster, hands in nothing
+NAMES = {"1001": "Untouched, Ulla", "1002": "Correct, Cora", "1003": "Buggy, Bob", "1004": "Delegating, Dan",
+         "1005": "Cheating, Carl", ABSENT: "Absent, Abe"}  # Canvas's "Student" column
+MANUAL = {"correct": "full", "buggy": 1, "cheating": 0}  # the written answers' points in the formgrader
+# (the delegating student's answers stay ungraded: the export says so, Canvas gets no grade)
+FORMGRADER = """
+from nbgrader.api import Gradebook
+manual = {manual!r}
+with Gradebook("sqlite:///gradebook.db", course_id="mia-course") as gb:
+    for sid, points in manual.items():
+        for nb in gb.find_submission("mia_exercises", sid).notebooks:
+            for grade in nb.grades:
+                if grade.needs_manual_grade:
+                    grade.manual_score = grade.max_score if points == "full" else points
+                    grade.needs_manual_grade = False  # what the formgrader does when it saves a score
+    gb.db.commit()
+"""
 DELETED = "ex09_q1_tests"  # the correct student deleted this graded cell
 pytestmark = pytest.mark.slow  # the slow one: register "slow" in pyproject's pytest markers
 
@@ -156,6 +173,16 @@ def student_notebook(name, kind):
     return nb
 
 
+def canvas_export(path):
+    """Canvas's gradebook export (Grades -> Export): the class, the roster of the guide."""
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Quiz 1 (101)"])
+        writer.writerow(["    Points Possible", "", "", "", "", "10"])
+        for sid, name in NAMES.items():
+            writer.writerow([name, sid, f"s{sid}", f"{name.split(', ')[1].lower()}@uni.example", "MIA 1", "7"])
+
+
 def lms_download(path):
     """The LMS's bulk download: one flat zip, ``<name>_[LATE_]<id>_<submission>_<notebook>[-N].ipynb``."""
     with zipfile.ZipFile(path, "w") as archive:
@@ -173,8 +200,15 @@ def classroom(tmp_path_factory):
     (home / "mia-course").symlink_to(ROOT)
     (home / "Downloads").mkdir()
     lms_download(home / "Downloads" / "submissions.zip")
+    canvas_export(home / "Downloads" / "canvas_gradebook.csv")
+    (home / "formgrader.py").write_text(FORMGRADER.format(manual={sid: MANUAL[kind] for sid, (_, kind, *_)
+                                                                  in STUDENTS.items() if kind in MANUAL}))
     blocks = guide_blocks()
     assert len(blocks) >= 5 and any("zip_collect" in b for b in blocks) and any("export" in b for b in blocks)
+    # the instructor grades the written answers in the formgrader between autograde and feedback
+    blocks = [("python ~/formgrader.py  # (the test's formgrader)\n" if "generate_feedback" in b else "") + b
+              for b in blocks]
+    assert sum("formgrader.py" in b for b in blocks) == 1
     script = "set -e\n" + "\n".join(f"echo '=== guide block {i}' >&2\n{b}" for i, b in enumerate(blocks))
     env = dict(os.environ, HOME=str(home), PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
@@ -209,7 +243,8 @@ def expected_score(kind, grade_id, points, written):
     if kind == "untouched":
         return "0"
     if written:
-        return "ungraded"
+        manual = MANUAL.get(kind)
+        return "ungraded" if manual is None else f"{points if manual == 'full' else manual:g}"
     if kind == "buggy" and grade_id.replace("_tests", "_code") in BUGS:
         return "0"
     if kind == "delegating" and grade_id.replace("_tests", "_code") in DELEGATED:
@@ -222,7 +257,9 @@ def expected_score(kind, grade_id, points, written):
 def test_the_collected_class_gets_the_scores_it_deserves_per_question(classroom):
     course, log = classroom
     table = scores(course)
-    assert set(table) == set(STUDENTS)
+    assert set(table) == set(STUDENTS) | {ABSENT}
+    assert {sid: f"{row['last_name']}, {row['first_name']}" for sid, row in table.items()} == NAMES  # the roster
+    assert table[ABSENT]["score"] == "0" and {table[ABSENT][c] for c in table[ABSENT] if "/" in c} == {"not submitted"}
     print()
     for sid, (_, kind, notebooks, _, _) in STUDENTS.items():
         for notebook in SOLUTIONS:
@@ -334,3 +371,26 @@ def test_each_exercise_runs_within_the_notebook_budget(classroom):
         print(f"{nb:28s} {times['untouched'][nb]:12.1f} {times['correct'][nb]:10.1f}")
     slow = {(kind, nb): round(t, 1) for kind, row in times.items() for nb, t in row.items() if t > budget}
     assert not slow, f"exercises over the {budget:.0f} s budget: {slow}"
+
+
+def test_canvas_gets_each_graded_total_and_no_grade_where_answers_wait(classroom):
+    course, log = classroom
+    table = scores(course)
+    with open(course / "canvas_grades.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "MIA exercises"]
+    assert rows[1][0].strip() == "Points Possible" and rows[1][5] == table["1001"]["max_score"]
+    got = {row[1]: row for row in rows[2:]}
+    assert set(got) == set(NAMES)
+    for sid, row in got.items():
+        assert row[:5] == [NAMES[sid], sid, f"s{sid}", f"{NAMES[sid].split(', ')[1].lower()}@uni.example", "MIA 1"]
+        waiting = sid == ABSENT or table[sid]["ungraded"] != "0"
+        assert row[5] == ("" if waiting else table[sid]["score"]), (sid, row, table[sid])
+    assert got["1004"][5] == "" and "Delegating, Dan (1004): written answers still to grade" in log
+    assert "Absent, Abe (1006): no submission" in log
+    assert float(got["1002"][5]) > 0 and got["1001"][5] == "0"
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id="mia-course") as gb:
+        assert gb.find_assignment(ASSIGNMENT).duedate is not None  # the guide set it
+        late = gb.find_submission(ASSIGNMENT, "1002")  # LATE_ in Canvas's file names, no timestamp
+        assert late.timestamp is None and not late.late_submission_penalty  # (the guide says so)

@@ -67,7 +67,9 @@ def canvas_grade_rows(gradebook: Any, assignment: str, export: Sequence[dict[str
             grade = ""
             problems.append(f"{row['Student']} ({row['ID']}): no submission")
         else:
-            if submission.needs_manual_grade:
+            waiting = [g for nb in submission.notebooks for g in nb.grades
+                       if g.needs_manual_grade and g.manual_score is None]  # as PerQuestionCsv's "ungraded"
+            if waiting:
                 grade = ""
                 problems.append(f"{row['Student']} ({row['ID']}): written answers still to grade")
             else:
