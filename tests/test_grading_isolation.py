@@ -556,3 +556,28 @@ def test_the_kernel_check_refuses_each_forbidden_function_it_can_name(tripwire):
                 source = inspect.getsource(owner)
                 known = [n for n in codes.values() if n.rsplit(".", 1)[-1] in source]
             assert known, f"{notebook}: the tripwire does not know `{name}`"
+
+
+def test_a_file_read_in_a_librarys_own_c_code_is_not_seen_by_the_audit_hook():
+    """A documented limit (docs/instructors.md, "does not guarantee"): the audit hook sees Python's
+    file opening, not a library's own C code. ``torch.from_file`` reads the reference's source
+    while grading, and a copy of it passes: no better than pasting the public source (plagiarism,
+    the instructor's call), but the guide must not claim more. If this starts failing, the hole is
+    closed: update the guide."""
+    path = os.path.join(ROOT, "mia_course", "defenses", "dp_sgd.py")
+    nb = nbformat.read(os.path.join(ROOT, "solutions", "ex09_differential_privacy.ipynb"), as_version=4)
+    answer = textwrap.dedent(f"""
+        import ast
+        import torch
+        _raw = torch.from_file({path!r}, shared=False, size={os.path.getsize(path)}, dtype=torch.uint8)
+        _tree = ast.parse(bytes(_raw.tolist()).decode())
+        _scope = {{"torch": torch, "Mapping": dict, "check_real": lambda value, *args, **kwargs: value}}
+        exec(compile(ast.Module([n for n in _tree.body if getattr(n, "name", "") == "clip_per_sample"], []),
+                     "copy", "exec"), _scope)
+        def clip_gradients(grads, max_grad_norm):
+            return _scope["clip_per_sample"](grads, max_grad_norm)[0]
+        """)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "ex09_q1_code":
+            cell.source = answer
+    assert check_isolated("ex09_clip_per_sample", Program.from_notebook(nb)).passed

@@ -1,6 +1,6 @@
 """Isolated grading: the verdict is computed where the learner's code cannot reach it.
 
-Introduced in docs/instructors.md ("What the grading guarantees"). ``check`` and
+Introduced in docs/instructors.md ("What the grading does and does not guarantee"). ``check`` and
 ``assert_passes`` (``mia_course.grading.engine``) run in the learner's kernel: they teach, and
 anything in that kernel can change them (patch ``check``, set ``Report.passed``, read the
 expected value from a stack frame, seed NumPy so the cases repeat, install an input
@@ -16,19 +16,17 @@ on that process behaving, so grading re-reads the notebook and runs three roles 
   other cells, never the kernel's state. It receives one case's arguments at a time and returns
   only outputs, as JSON that this process decodes without ``pickle``;
 - **what the worker may use is decided here**, before the learner's code runs: an audit hook
-  that the learner's code cannot remove refuses every file of the course package (so no
-  reference, no private helper such as ``audit._one_run_p_value``, no renamed copy of a function
-  object, no name a notebook forbids by text only, e.g. ``secret_rank``), new processes
-  (a fresh interpreter without the hook), ``ctypes`` and sub-interpreters.
+  that Python code cannot remove refuses opening the course package's files (no reference,
+  private helper, renamed copy, or name a notebook forbids by text only, e.g. ``secret_rank``),
+  new processes, ``ctypes`` and sub-interpreters.
 
-An exercise whose second function reuses the first (ex05) is graded function by function: the
-worker of the second gets the exercise's trusted version of the first (``Exercise.trusted``).
-A worker that dies, hangs or runs too long fails its function with the reason in words; the
-other functions are graded as usual.
+ex05's second function is graded with the exercise's trusted version of the first
+(``Exercise.trusted``). A worker that dies, hangs or runs too long fails its function with the
+reason in words; the other functions are graded as usual.
 
-What this does not prevent: a learner who pastes the reference's source code into the
-notebook (plagiarism: the instructor's call), and a kernel that attacks the grading machine
-itself (it runs with the instructor's rights: run ``nbgrader autograde`` in a container).
+Not prevented: the reference's source pasted into the notebook, or read while grading by a
+library's own C code, which the audit hook does not see (``torch.from_file``); a kernel that
+attacks the grading machine (it runs with the instructor's rights: autograde in a container).
 """
 import ast
 import os
