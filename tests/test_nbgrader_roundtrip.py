@@ -2,8 +2,9 @@
 
 The nbgrader blocks of docs/instructors.md (those marked ``<!-- run: classroom -->``) run in
 order, as one bash script, in a temporary ``$HOME`` where ``~/mia-course`` is this repository.
-Four students hand in through an LMS download (``~/Downloads/submissions.zip``, Canvas file
-names, one late, one resubmitted):
+Canvas's gradebook export (``~/Downloads/canvas_gradebook.csv``) is the roster: six students, one
+of whom (``ABSENT``) hands in nothing. Five hand in through an LMS download
+(``~/Downloads/submissions.zip``, Canvas file names, one late, one resubmitted):
 
 - ``untouched``: the notebooks as ``mia-course lessons`` gives them (``exercises/``);
 - ``correct``: the solutions' code, and a written answer for each question; they deleted the
@@ -15,9 +16,11 @@ names, one late, one resubmitted):
   ``Report.passed``, a redefined ``assert_passes``, an input transformer, the expected value
   read from the grader's stack frame, the tripwire switched off); each scores 0.
 
-Then: the per-question scores of the guide's export, each exercise's run time (untouched and
-correct students, against the notebooks' budget), feedback without hidden test code or
-paths, checksum warnings only for graded cells with hidden tests, and nbgrader's release equal
+Between autograde and feedback the test grades the written answers as the formgrader would
+(``MANUAL``; the delegating student's stay ungraded). Then: the per-question scores of the
+guide's export, the roster's names in it, Canvas's gradebook import file (a total only where
+nothing waits for grading), each exercise's run time (untouched and correct students, against
+the notebooks' budget), feedback without hidden test code or paths, checksum warnings only for graded cells with hidden tests, and nbgrader's release equal
 to ``exercises/``. ``untouched`` and ``correct`` hand in every exercise (a full round trip:
 every solution earns full marks, every untouched notebook zero); ``MIA_ROUNDTRIP_QUICK=1``
 limits them to ex02 and ex09. Deselect with ``-m "not slow"``.
@@ -40,7 +43,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "instructors.md"
 ASSIGNMENT = "mia_exercises"
-TIMEOUT_S = 1800  # the whole guide; measured on a busy 2-core machine: 224 s CPU, 780 s wall (every exercise)
+TIMEOUT_S = 1800  # the whole guide; measured on a busy 2-core machine: 535 s wall (every exercise)
 SOLUTIONS = sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb"))
 TWO = ["ex02_threshold_attacks", "ex09_differential_privacy"]
 EVERY = TWO if os.environ.get("MIA_ROUNDTRIP_QUICK") else SOLUTIONS
