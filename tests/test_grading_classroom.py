@@ -1,12 +1,19 @@
 """A class of simulated students on ex05, ex12 and ex15, graded in isolation three times (issue 22).
 
-Each student hands in the model solutions with one change: a named bug, or an attack on the
-grader, in one answer cell. ``mia_course.grading.isolation.grade_notebook`` grades each
-notebook (public checks and the hidden tests of solutions/, plus the edge cases, with fresh
-entropy per run) as ``IsolatedGrading`` does inside ``nbgrader autograde``. The honest student
-keeps full marks on every run; every other student gets 0 for the function changed, and full
-marks for the others (ex05: a bug in the first function does not cost the second), on every
-run. The students x questions table is printed (``-s``).
+Each student hands in the model solutions with one change: a named bug (each bug of
+tests/test_grading_named_bugs.py, and two more) or an attack on the grader, in one answer cell.
+``mia_course.grading.isolation.grade_cell`` grades each graded cell (public checks and the
+hidden tests of solutions/, plus the edge cases, with fresh entropy per run) as
+``IsolatedGrading`` does inside ``nbgrader autograde``. The honest student keeps full marks on
+every run; every other student gets 0 for the function changed, and full marks for the others
+(ex05: a bug in the first function does not cost the second), on every run. The students x
+questions table is printed (``-s``).
+
+Where each attack on the grader is graded: the attacks of tests/test_grading_isolation.py, one
+student each, three runs each, in its ``test_each_attack_scores_zero_on_every_run`` (ex12's
+question 1; the kernel attacks also in a real kernel with ``IsolatedGrading``, once each); six
+kernel attacks through nbgrader's own autograde in tests/test_nbgrader_roundtrip.py (its
+``cheating`` student); here, ``secret_rank`` (a name that ex15 forbids only in words).
 """
 import os
 import textwrap
@@ -14,7 +21,7 @@ import textwrap
 import nbformat
 import pytest
 
-from mia_course.grading.isolation import Program, check_isolated, graded_calls
+from mia_course.grading.isolation import Program, grade_cell, graded_calls
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = 3
@@ -38,20 +45,16 @@ STUDENTS = {  # name: {answer cell grade_id: source}; honest everywhere else
                 low, high = (mid, high) if tail(mid) < alpha else (low, mid)
             return low
         """},
-    "ex12: patched check + wrong": {"ex12_q1_code": """
-        import mia_course.grading.engine as engine
-        engine.check = lambda *args, **kwargs: None
+    "bisection capped at 8": {"ex12_q1_code": """
         def one_run_bound(n_guesses, n_correct, confidence=0.95):
-            return 0.0
-        """},
-    "ex12: renamed copy of the reference": {"ex12_q1_code": """
-        import types
-        from mia_course import audit
-        _ref = audit.one_run_epsilon
-        _mine = types.FunctionType(_ref.__code__.replace(co_name="mine"), _ref.__globals__, "mine")
-        _mine.__kwdefaults__ = _ref.__kwdefaults__
-        def one_run_bound(n_guesses, n_correct, confidence=0.95):
-            return _mine(n_guesses, n_correct, confidence=confidence)
+            alpha, low, high = 1 - confidence, 0.0, 8.0
+            tail = lambda eps: binom.sf(n_correct - 1, n_guesses, 1 / (1 + np.exp(-eps)))
+            if tail(0.0) >= alpha:
+                return 0.0
+            for _ in range(50):
+                mid = (low + high) / 2
+                low, high = (mid, high) if tail(mid) < alpha else (low, mid)
+            return low
         """},
     "ex12 q2: 0/1 with ~": {"ex12_q2_code": """
         def one_run_guesses(scores, is_in, n_guesses):
@@ -59,9 +62,21 @@ STUDENTS = {  # name: {answer cell grade_id: source}; honest everywhere else
             is_in = np.asarray(is_in)
             return 2 * half, int(is_in[order[:half]].sum() + (~is_in[order[len(order) - half:]]).sum())
         """},
-    "rank by sort position": {"ex15_q1_code": """
+    "rank by stable sort position": {"ex15_q1_code": """
         def exposure_from_scores(scores, secret_index):
             order = np.argsort(-np.asarray(scores), kind="stable")
+            rank = int(np.flatnonzero(order == secret_index)[0]) + 1
+            return math.log2(len(scores)) - math.log2(rank)
+        """},
+    "rank by default sort position": {"ex15_q1_code": """
+        def exposure_from_scores(scores, secret_index):
+            order = np.argsort(-np.asarray(scores))
+            rank = int(np.flatnonzero(order == secret_index)[0]) + 1
+            return math.log2(len(scores)) - math.log2(rank)
+        """},
+    "rank by reversed ascending sort": {"ex15_q1_code": """
+        def exposure_from_scores(scores, secret_index):
+            order = np.argsort(np.asarray(scores), kind="stable")[::-1]
             rank = int(np.flatnonzero(order == secret_index)[0]) + 1
             return math.log2(len(scores)) - math.log2(rank)
         """},
@@ -104,8 +119,8 @@ def test_a_class_graded_three_times():
             program = Program.from_notebook(nb)
             for gid, points, calls in graded_cells(nb):
                 attacked = gid.replace("_tests", "_code") in answers
-                got = [points * all(check_isolated(name, program, **options).passed for name, options in calls)
-                       for _ in range(RUNS)]
+                got = [points * (len(reports) == len(calls) and all(r.passed for r in reports))
+                       for reports in (grade_cell(program, calls) for _ in range(RUNS))]
                 table[student, gid] = got
                 want = 0 if attacked else points
                 if got != [want] * RUNS:

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbgrader.utils import determine_grade
 
-from mia_course.grading.isolation import Program, check_isolated, graded_calls
+from mia_course.grading.isolation import Program, check_isolated, grade_cell, graded_calls
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EX12, EX15 = "ex12_canary_audit", "ex15_language_models"
@@ -317,8 +317,20 @@ def test_the_honest_answer_passes_isolated_grading():
     assert len(report.results) >= 3  # the edge cases: epsilon 6.5 and 10.4
 
 
+RUNS = 3  # each attack is one student, graded three times (fresh cases each time), as issue 22 asks
+
+
+def graded_cell_calls(grade_id="ex12_q1_tests"):
+    """The ``assert_passes`` calls of a graded cell of solutions/ (public and hidden), as nbgrader
+    restores it before ``IsolatedGrading`` grades it."""
+    nb = nbformat.read(os.path.join(ROOT, "solutions", f"{EX12}.ipynb"), as_version=4)
+    return graded_calls(next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id))
+
+
 @pytest.mark.parametrize("name", sorted(KERNEL_ATTACKS) + sorted(WORKER_ATTACKS))
-def test_each_attack_scores_zero_in_isolation(name, tmp_path):
+def test_each_attack_scores_zero_on_every_run(name, tmp_path):
+    """One student per attack: ex12's graded cell of question 1 (3 points), graded RUNS times;
+    the printed row is the attack's line of the students x questions table (``-s``)."""
     answer = {**KERNEL_ATTACKS, **WORKER_ATTACKS}[name]
     if name == "another copy of the package on disk":
         copy = tmp_path / "mia_course" / "audit.py"
@@ -332,15 +344,19 @@ def test_each_attack_scores_zero_in_isolation(name, tmp_path):
     if name == "a helper process left by the kernel, through files":
         answer = f"MAILBOX = {str(tmp_path)!r}\n" + textwrap.dedent(answer)
         stop = _helper_left_by_the_kernel(tmp_path)  # it would answer with the reference
+    program, calls, points = Program.from_notebook(ex12_program(answer)), graded_cell_calls(), []
     try:
-        report = isolated(answer, timeout=3.0 if name == "never return" else 10.0)
+        for _ in range(RUNS):
+            reports = grade_cell(program, calls, timeout=3.0 if name == "never return" else 10.0)
+            passed = len(reports) == len(calls) and all(r.passed for r in reports)
+            points.append(3 * passed)
+            message = " ".join(r.message for report in reports for r in report.results if not r.passed)
+            assert "SyntaxError" not in message and "IndentationError" not in message, message  # fails for its reason
     finally:
         if stop is not None:
             stop.set()
-    assert not report.passed, report
-    message = " ".join(r.message for r in report.results if not r.passed)
-    assert "SyntaxError" not in message and "IndentationError" not in message, message  # fails for its reason
-    print(name, "->", message[:200])
+    print(f"\n{name:55s} ex12_q1_tests [3] " + " ".join(map(str, points)) + f"   ({message[:120]})")
+    assert points == [0] * RUNS, points
 
 
 def test_a_forbidden_name_the_text_gives_is_refused_secret_rank(tripwire):
@@ -540,3 +556,28 @@ def test_the_kernel_check_refuses_each_forbidden_function_it_can_name(tripwire):
                 source = inspect.getsource(owner)
                 known = [n for n in codes.values() if n.rsplit(".", 1)[-1] in source]
             assert known, f"{notebook}: the tripwire does not know `{name}`"
+
+
+def test_a_file_read_in_a_librarys_own_c_code_is_not_seen_by_the_audit_hook():
+    """A documented limit (docs/instructors.md, "does not guarantee"): the audit hook sees Python's
+    file opening, not a library's own C code. ``torch.from_file`` reads the reference's source
+    while grading, and a copy of it passes: no better than pasting the public source (plagiarism,
+    the instructor's call), but the guide must not claim more. If this starts failing, the hole is
+    closed: update the guide."""
+    path = os.path.join(ROOT, "mia_course", "defenses", "dp_sgd.py")
+    nb = nbformat.read(os.path.join(ROOT, "solutions", "ex09_differential_privacy.ipynb"), as_version=4)
+    answer = textwrap.dedent(f"""
+        import ast
+        import torch
+        _raw = torch.from_file({path!r}, shared=False, size={os.path.getsize(path)}, dtype=torch.uint8)
+        _tree = ast.parse(bytes(_raw.tolist()).decode())
+        _scope = {{"torch": torch, "Mapping": dict, "check_real": lambda value, *args, **kwargs: value}}
+        exec(compile(ast.Module([n for n in _tree.body if getattr(n, "name", "") == "clip_per_sample"], []),
+                     "copy", "exec"), _scope)
+        def clip_gradients(grads, max_grad_norm):
+            return _scope["clip_per_sample"](grads, max_grad_norm)[0]
+        """)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "ex09_q1_code":
+            cell.source = answer
+    assert check_isolated("ex09_clip_per_sample", Program.from_notebook(nb)).passed

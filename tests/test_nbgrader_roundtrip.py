@@ -2,29 +2,39 @@
 
 The nbgrader blocks of docs/instructors.md (those marked ``<!-- run: classroom -->``) run in
 order, as one bash script, in a temporary ``$HOME`` where ``~/mia-course`` is this repository.
-Four students hand in through an LMS download (``~/Downloads/submissions.zip``, Canvas file
-names, one late, one resubmitted):
+Canvas's gradebook export (``~/Downloads/canvas_gradebook.csv``) is the roster: six students, one
+of whom (``ABSENT``) hands in nothing. Five hand in through an LMS download
+(``~/Downloads/submissions.zip``, Canvas file names, one late, one resubmitted):
 
 - ``untouched``: the notebooks as ``mia-course lessons`` gives them (``exercises/``);
 - ``correct``: the solutions' code, and a written answer for each question; they deleted the
   graded cell of ex09's question 1 (autograde puts it back);
 - ``buggy``: correct except one bug in each of ex02 (question 2) and ex09 (question 2);
-- ``delegating``: ex02 and ex09 answered by calling the package's own references.
+- ``delegating``: ex02 and ex09 answered by calling the package's own references;
+- ``cheating``: hands in ex02, ex09 and ex12 only, each graded function a wrong answer behind an
+  attack on the grader in the student's own kernel (``CHEATS``: a patched ``check``,
+  ``Report.passed``, a redefined ``assert_passes``, an input transformer, the expected value
+  read from the grader's stack frame, the tripwire switched off); each scores 0.
 
-Then: the per-question scores of the guide's export, feedback without hidden test code or
-paths, checksum warnings only for graded cells with hidden tests, and nbgrader's release equal
+Between autograde and feedback the test grades the written answers as the formgrader would
+(``MANUAL``; the delegating student's stay ungraded). Then: the per-question scores of the
+guide's export, the roster's names in it, Canvas's gradebook import file (a total only where
+nothing waits for grading), each exercise's run time (untouched and correct students, against
+the notebooks' budget), feedback without hidden test code or paths, checksum warnings only for graded cells with hidden tests, and nbgrader's release equal
 to ``exercises/``. ``untouched`` and ``correct`` hand in every exercise (a full round trip:
 every solution earns full marks, every untouched notebook zero); ``MIA_ROUNDTRIP_QUICK=1``
 limits them to ex02 and ex09. Deselect with ``-m "not slow"``.
 """
 import csv
 import html
+import importlib.util
 import os
 import re
 import subprocess
 import sys
 import time
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -33,7 +43,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "instructors.md"
 ASSIGNMENT = "mia_exercises"
-TIMEOUT_S = 1800  # the whole guide; measured on a busy 2-core machine: 224 s CPU, 780 s wall (every exercise)
+TIMEOUT_S = 1800  # the whole guide; measured on a busy 2-core machine: 535 s wall (every exercise)
 SOLUTIONS = sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb"))
 TWO = ["ex02_threshold_attacks", "ex09_differential_privacy"]
 EVERY = TWO if os.environ.get("MIA_ROUNDTRIP_QUICK") else SOLUTIONS
@@ -42,6 +52,7 @@ STUDENTS = {  # student id: (Canvas name, kind, notebooks handed in, late, resub
     "1002": ("coracorrect", "correct", EVERY, True, None),
     "1003": ("bobbuggy", "buggy", TWO, False, "ex09_differential_privacy"),
     "1004": ("dandelegating", "delegating", TWO, False, None),
+    "1005": ("carlcheating", "cheating", TWO + ["ex12_canary_audit"], False, None),
 }
 BUGS = {  # grade_id: (right, wrong): one bug per notebook
     "ex02_q2_code": ("flagged[~members].mean() <= fpr", "flagged[~members].mean() < fpr"),
@@ -63,6 +74,66 @@ DELEGATED = {  # grade_id: an answer that calls the package's reference
                     "    return dp_sgd.noisy_gradient(clipped, max_grad_norm, noise_multiplier, expected_batch_size,\n"
                     "                                 generator=generator)",
 }
+CHEATS = {  # grade_id: (attack on the grader in the student's kernel, then a wrong answer): each scores 0
+    "ex02_q1_code": ("patched engine.check", "import mia_course.grading.engine as engine\n"
+                     "_real = engine.check\n\n"
+                     "def _always(name, obj, **kwargs):\n"
+                     "    report = _real(name, obj, **kwargs)\n"
+                     "    for result in report.results:\n"
+                     "        result.passed = True\n"
+                     "    return report\n\n"
+                     "engine.check = _always\n\n"
+                     "def loss_threshold_scores(model, X, y):\n"
+                     "    return np.zeros(len(y))"),
+    "ex02_q2_code": ("Report.passed = True", "from mia_course.grading.engine import Report\n"
+                     "Report.passed = property(lambda self: True)\n\n"
+                     "def tpr_at_fpr(is_member, scores, fpr):\n"
+                     "    return 1.0"),
+    "ex09_q1_code": ("redefined assert_passes", "def assert_passes(*args, **kwargs):\n"
+                     "    print('Hidden checks passed')\n\n"
+                     "def clip_gradients(grads, max_grad_norm):\n"
+                     "    return grads"),
+    "ex09_q2_code": ("input transformer that swallows AssertionError",
+                     "def noisy_gradient(clipped, max_grad_norm, noise_multiplier, expected_batch_size,\n"
+                     "                   generator=None):\n"
+                     "    return {name: g.sum(dim=0) for name, g in clipped.items()}\n\n"
+                     "def _swallow(lines):\n"
+                     "    body = ''.join(lines)\n"
+                     "    return (['try:\\n'] + ['    ' + line for line in body.splitlines(True)]\n"
+                     "            + ['\\nexcept AssertionError:\\n    pass\\n'])\n\n"
+                     "get_ipython().input_transformers_cleanup.append(_swallow)"),
+    "ex12_q1_code": ("expected value from the grader's stack frame", "import sys\n\n"
+                     "def one_run_bound(n_guesses, n_correct, confidence=0.95):\n"
+                     "    frame = sys._getframe(1)\n"
+                     "    while frame is not None:\n"
+                     "        ctx = frame.f_locals.get('context')\n"
+                     "        if isinstance(ctx, dict) and ctx.get('n') == n_guesses and ctx.get('v') == n_correct:\n"
+                     "            return ctx['ref']\n"
+                     "        frame = frame.f_back\n"
+                     "    return 0.0"),
+    "ex12_q2_code": ("tripwire switched off, the reference called", "from mia_course.grading import tripwire\n"
+                     "from mia_course import canaries\n"
+                     "tripwire._allowed[0] = True\n\n"
+                     "def one_run_guesses(scores, is_in, n_guesses):\n"
+                     "    return canaries.one_run_guesses(scores, is_in, n_guesses)"),
+}
+ABSENT = "1006"  # on the roster, hands in nothing
+NAMES = {"1001": "Untouched, Ulla", "1002": "Correct, Cora", "1003": "Buggy, Bob", "1004": "Delegating, Dan",
+         "1005": "Cheating, Carl", ABSENT: "Absent, Abe"}  # Canvas's "Student" column
+MANUAL = {"correct": "full", "buggy": 1, "cheating": 0}  # the written answers' points in the formgrader
+# (the delegating student's answers stay ungraded: the export says so, Canvas gets no grade)
+FORMGRADER = """
+from nbgrader.api import Gradebook
+manual = {manual!r}
+with Gradebook("sqlite:///gradebook.db", course_id="mia-course") as gb:
+    for sid, points in manual.items():
+        for nb in gb.find_submission("mia_exercises", sid).notebooks:
+            for grade in nb.grades:
+                if grade.needs_manual_grade:
+                    grade.manual_score = grade.max_score if points == "full" else points
+                    grade.needs_manual_grade = False  # what the formgrader does when it saves a score
+    gb.db.commit()
+"""
 DELETED = "ex09_q1_tests"  # the correct student deleted this graded cell
 pytestmark = pytest.mark.slow  # the slow one: register "slow" in pyproject's pytest markers
 
@@ -97,10 +168,22 @@ def student_notebook(name, kind):
             source = source.replace(right, wrong)
         if kind == "delegating" and gid in DELEGATED:
             source = DELEGATED[gid]
+        if kind == "cheating" and gid in CHEATS:
+            source = CHEATS[gid][1]
         cell.source = source
     if kind == "correct" and name == "ex09_differential_privacy":
         nb.cells = [c for c in nb.cells if _grade_id(c) != DELETED]
     return nb
+
+
+def canvas_export(path):
+    """Canvas's gradebook export (Grades -> Export): the class, the roster of the guide."""
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Quiz 1 (101)"])
+        writer.writerow(["    Points Possible", "", "", "", "", "10"])
+        for sid, name in NAMES.items():
+            writer.writerow([name, sid, f"s{sid}", f"{name.split(', ')[1].lower()}@uni.example", "MIA 1", "7"])
 
 
 def lms_download(path):
@@ -120,8 +203,15 @@ def classroom(tmp_path_factory):
     (home / "mia-course").symlink_to(ROOT)
     (home / "Downloads").mkdir()
     lms_download(home / "Downloads" / "submissions.zip")
+    canvas_export(home / "Downloads" / "canvas_gradebook.csv")
+    (home / "formgrader.py").write_text(FORMGRADER.format(manual={sid: MANUAL[kind] for sid, (_, kind, *_)
+                                                                  in STUDENTS.items() if kind in MANUAL}))
     blocks = guide_blocks()
     assert len(blocks) >= 5 and any("zip_collect" in b for b in blocks) and any("export" in b for b in blocks)
+    # the instructor grades the written answers in the formgrader between autograde and feedback
+    blocks = [("python ~/formgrader.py  # (the test's formgrader)\n" if "generate_feedback" in b else "") + b
+              for b in blocks]
+    assert sum("formgrader.py" in b for b in blocks) == 1
     script = "set -e\n" + "\n".join(f"echo '=== guide block {i}' >&2\n{b}" for i, b in enumerate(blocks))
     env = dict(os.environ, HOME=str(home), PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
@@ -156,10 +246,13 @@ def expected_score(kind, grade_id, points, written):
     if kind == "untouched":
         return "0"
     if written:
-        return "ungraded"
+        manual = MANUAL.get(kind)
+        return "ungraded" if manual is None else f"{points if manual == 'full' else manual:g}"
     if kind == "buggy" and grade_id.replace("_tests", "_code") in BUGS:
         return "0"
     if kind == "delegating" and grade_id.replace("_tests", "_code") in DELEGATED:
+        return "0"
+    if kind == "cheating" and grade_id.replace("_tests", "_code") in CHEATS:
         return "0"
     return f"{points:g}"
 
@@ -167,15 +260,18 @@ def expected_score(kind, grade_id, points, written):
 def test_the_collected_class_gets_the_scores_it_deserves_per_question(classroom):
     course, log = classroom
     table = scores(course)
-    assert set(table) == set(STUDENTS)
+    assert set(table) == set(STUDENTS) | {ABSENT}
+    assert {sid: f"{row['last_name']}, {row['first_name']}" for sid, row in table.items()} == NAMES  # the roster
+    assert table[ABSENT]["score"] == "0" and {table[ABSENT][c] for c in table[ABSENT] if "/" in c} == {"not submitted"}
     print()
     for sid, (_, kind, notebooks, _, _) in STUDENTS.items():
         for notebook in SOLUTIONS:
             for gid, (column, points, written) in question_columns(notebook).items():
                 want = expected_score(kind, gid, points, written) if notebook in notebooks else "0"
                 assert table[sid][column] == want, (kind, column, table[sid][column], want)
-                if notebook in TWO:
-                    print(f"{kind:10s} {column:45s} {table[sid][column]}")
+                if notebook in notebooks and not (kind in ("untouched", "correct") and notebook not in TWO):
+                    attack = CHEATS.get(gid.replace("_tests", "_code"), ("",))[0] if kind == "cheating" else ""
+                    print(f"{kind:10s} {column:45s} {table[sid][column]:9s} {attack}")
         print(f"{kind:10s} total {table[sid]['score']} of {table[sid]['max_score']}, ungraded {table[sid]['ungraded']}")
     assert "Skipped submission" not in log
     for sid, (_, _, notebooks, _, _) in STUDENTS.items():
@@ -241,3 +337,63 @@ def test_nbgrader_release_equals_exercises_folder(classroom):
                 meta_b["nbgrader"] = {k: v for k, v in b.metadata.nbgrader.items()
                                       if k not in ("checksum", "cell_type")}
             assert {k: v for k, v in a.metadata.items() if k != "tags"} == meta_b, (path.name, a.id)
+
+
+def notebook_budget_s():
+    """``NOTEBOOK_BUDGET_S`` of the repository's conftest.py (the budget of every notebook)."""
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.NOTEBOOK_BUDGET_S
+
+
+def run_seconds(path):
+    """How long the student's kernel ran the autograded notebook ``path``: from the first cell's
+    start to the last cell's reply, as nbclient recorded them (``metadata.execution``)."""
+    starts, ends = [], []
+    for cell in nbformat.read(path, as_version=4).cells:
+        stamps = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in stamps and "shell.execute_reply" in stamps:
+            starts.append(datetime.fromisoformat(stamps["iopub.execute_input"]))
+            ends.append(datetime.fromisoformat(stamps["shell.execute_reply"]))
+    assert starts, f"{path}: no execution times recorded"
+    return (max(ends) - min(starts)).total_seconds()
+
+
+def test_each_exercise_runs_within_the_notebook_budget(classroom):
+    """With `make test` no longer running solutions/ and exercises/ under nbval, this is where their
+    run time is measured: the untouched student's notebooks are exercises/, the correct student's
+    the solutions (hidden tests included). The table is printed (``-s``)."""
+    course, _ = classroom
+    budget = notebook_budget_s()
+    kinds = {"untouched": "1001", "correct": "1002"}
+    times = {kind: {nb: run_seconds(course / "autograded" / sid / ASSIGNMENT / f"{nb}.ipynb") for nb in EVERY}
+             for kind, sid in kinds.items()}
+    print(f"\n{'exercise':28s} {'untouched s':>12s} {'correct s':>10s}")
+    for nb in EVERY:
+        print(f"{nb:28s} {times['untouched'][nb]:12.1f} {times['correct'][nb]:10.1f}")
+    slow = {(kind, nb): round(t, 1) for kind, row in times.items() for nb, t in row.items() if t > budget}
+    assert not slow, f"exercises over the {budget:.0f} s budget: {slow}"
+
+
+def test_canvas_gets_each_graded_total_and_no_grade_where_answers_wait(classroom):
+    course, log = classroom
+    table = scores(course)
+    with open(course / "canvas_grades.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "MIA exercises"]
+    assert rows[1][0].strip() == "Points Possible" and rows[1][5] == table["1001"]["max_score"]
+    got = {row[1]: row for row in rows[2:]}
+    assert set(got) == set(NAMES)
+    for sid, row in got.items():
+        assert row[:5] == [NAMES[sid], sid, f"s{sid}", f"{NAMES[sid].split(', ')[1].lower()}@uni.example", "MIA 1"]
+        waiting = sid == ABSENT or table[sid]["ungraded"] != "0"
+        assert row[5] == ("" if waiting else table[sid]["score"]), (sid, row, table[sid])
+    assert got["1004"][5] == "" and "Delegating, Dan (1004): written answers still to grade" in log
+    assert "Absent, Abe (1006): no submission" in log
+    assert float(got["1002"][5]) > 0 and got["1001"][5] == "0"
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id="mia-course") as gb:
+        assert gb.find_assignment(ASSIGNMENT).duedate is not None  # the guide set it
+        late = gb.find_submission(ASSIGNMENT, "1002")  # LATE_ in Canvas's file names, no timestamp
+        assert late.timestamp is None and not late.late_submission_penalty  # (the guide says so)

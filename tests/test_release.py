@@ -205,3 +205,24 @@ def test_release_matches_nbgraders_own_preprocessors(path):
     for a, b in zip(ours.cells, theirs.cells):
         strip = {"tags"}
         assert {k: v for k, v in a.metadata.items() if k not in strip} == dict(b.metadata)
+
+
+RUBRIC = "**Rubric ("
+CRITERION = re.compile(r"^- \*\*([\d.]+) points?\*\*: \S", re.M)
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_each_written_answer_has_a_rubric_beside_its_model_answer_and_students_never_see_it(path):
+    """Issue 22: criteria and points beside each model answer, inside the answer cell that the
+    release replaces by ``YOUR ANSWER HERE`` (so exercises/ never shows it)."""
+    nb = read(path)
+    written = [c for c in nb.cells if c.cell_type == "markdown" and is_grade(c)]
+    for cell in written:
+        points = cell.metadata["nbgrader"]["points"]
+        assert cell.source.count(RUBRIC) == 1, f"{path.name}: a rubric in the model answer"
+        rubric = cell.source.split(RUBRIC)[1]
+        assert rubric.startswith(f"{points:g} points"), f"{path.name}: the rubric's total is the question's points"
+        criteria = [float(x) for x in CRITERION.findall(rubric)]
+        assert len(criteria) >= 2 and sum(criteria) == points, (path.name, criteria, points)
+    shipped = (EXERCISES / path.name).read_text()
+    assert "Rubric" not in shipped and "for the grader" not in shipped, f"{path.name}: the rubric leaked"

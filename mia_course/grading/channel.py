@@ -1,6 +1,6 @@
 """The grader's end of a grading worker: start it, send cases, read its JSON replies.
 
-Introduced in docs/instructors.md ("What the grading guarantees"); used by
+Introduced in docs/instructors.md ("What the grading does and does not guarantee"); used by
 ``mia_course.grading.isolation``. The worker is ``mia_course.grading.sandbox``; this side never
 unpickles what it sends (:func:`decode` reads plain JSON), kills it when it runs over its time,
 and says in words why it stopped.

@@ -1,6 +1,6 @@
 """Isolated grading: the verdict is computed where the learner's code cannot reach it.
 
-Introduced in docs/instructors.md ("What the grading guarantees"). ``check`` and
+Introduced in docs/instructors.md ("What the grading does and does not guarantee"). ``check`` and
 ``assert_passes`` (``mia_course.grading.engine``) run in the learner's kernel: they teach, and
 anything in that kernel can change them (patch ``check``, set ``Report.passed``, read the
 expected value from a stack frame, seed NumPy so the cases repeat, install an input
@@ -16,19 +16,17 @@ on that process behaving, so grading re-reads the notebook and runs three roles 
   other cells, never the kernel's state. It receives one case's arguments at a time and returns
   only outputs, as JSON that this process decodes without ``pickle``;
 - **what the worker may use is decided here**, before the learner's code runs: an audit hook
-  that the learner's code cannot remove refuses every file of the course package (so no
-  reference, no private helper such as ``audit._one_run_p_value``, no renamed copy of a function
-  object, no name a notebook forbids by text only, e.g. ``secret_rank``), new processes
-  (a fresh interpreter without the hook), ``ctypes`` and sub-interpreters.
+  that Python code cannot remove refuses opening the course package's files (no reference,
+  private helper, renamed copy, or name a notebook forbids by text only, e.g. ``secret_rank``),
+  new processes, ``ctypes`` and sub-interpreters.
 
-An exercise whose second function reuses the first (ex05) is graded function by function: the
-worker of the second gets the exercise's trusted version of the first (``Exercise.trusted``).
-A worker that dies, hangs or runs too long fails its function with the reason in words; the
-other functions are graded as usual.
+ex05's second function is graded with the exercise's trusted version of the first
+(``Exercise.trusted``). A worker that dies, hangs or runs too long fails its function with the
+reason in words; the other functions are graded as usual.
 
-What this does not prevent: a learner who pastes the reference's source code into the
-notebook (plagiarism: the instructor's call), and a kernel that attacks the grading machine
-itself (it runs with the instructor's rights: run ``nbgrader autograde`` in a container).
+Not prevented: the reference's source pasted into the notebook, or read while grading by a
+library's own C code, which the audit hook does not see (``torch.from_file``); a kernel that
+attacks the grading machine (it runs with the instructor's rights: autograde in a container).
 """
 import ast
 import os
@@ -46,7 +44,7 @@ import numpy as np
 from mia_course.grading.channel import START_TIMEOUT, Worker, decode, rebuild_exception
 from mia_course.grading.engine import CaseResult, Report, get_exercise, trusted_sources
 
-__all__ = ["GRADING_TIMEOUT", "Program", "check_isolated", "grade_notebook", "graded_calls", "main"]
+__all__ = ["GRADING_TIMEOUT", "Program", "check_isolated", "grade_cell", "grade_notebook", "graded_calls", "main"]
 PREIMPORT_ROOTS = ("numpy", "scipy", "sklearn", "torch", "pandas", "math", "statistics", "zlib",
                    "collections", "itertools", "functools", "random", "heapq", "bisect")
 GRADING_TIMEOUT = 10.0  # seconds per case (generous: the grader and the worker share the machine)
@@ -133,58 +131,89 @@ def _verdict(exercise: Any, context: Any, reply: Mapping[str, Any], warned: set[
     return exercise.judge(context, decode(reply.get("value")))
 
 
+def _ready(worker: Worker, exercise: Any) -> CaseResult | None:
+    """None when the worker has defined the learner's function, else the failed step."""
+    ready = worker.receive(START_TIMEOUT)
+    if ready is None:
+        return CaseResult("run your cells", False, "your code stopped the grader's worker process before "
+                          f"any case ({worker.why_stopped()})")
+    if ready.get("found") is not True:
+        why = "; ".join(map(str, ready.get("problems") or [])) or "it is not defined in a solution cell"
+        return CaseResult("find your function", False, f"no function called `{exercise.function_name}` ({why})")
+    return None
+
+
+def _run_cases(worker: Worker, exercise: Any, options_list: list[Mapping[str, Any]], report: Report,
+               rng: np.random.Generator, timeout: float) -> None:
+    """Send each case to ``worker`` and judge its reply here, into ``report``."""
+    warned = set()
+    for options in options_list:
+        description, args, context = exercise.make_case(rng, **options)
+        try:
+            worker.send(pickle.dumps(args))
+            reply = worker.receive(timeout)
+        except OSError:  # the worker closed its end
+            reply = None
+        if reply is None:
+            stopped = worker.why_stopped()
+            message = (f"stopped after {timeout:g} s: your function is too slow (or never returns)"
+                       if stopped == "still running" else f"your code ended the grader's worker process ({stopped})")
+            report.results.append(CaseResult(description, False, message + "; remaining cases skipped"))
+            break
+        try:
+            message = _verdict(exercise, context, reply, warned)
+        except Exception as err:  # a reply so odd that the judge could not read it
+            message = f"the checker could not read what your function returned ({type(err).__name__}: {err})"
+        if message == STOP:
+            report.results.append(CaseResult(description, False, "not implemented yet: replace "
+                                             "`raise NotImplementedError()` with your code"))
+            break
+        report.results.append(CaseResult(description, message is None, message or ""))
+    report.notes.extend(sorted(warned))
+
+
+def grade_cell(program: Program, calls: Sequence[tuple[str, Mapping[str, Any]]], *,
+               timeout: float = GRADING_TIMEOUT) -> list[Report]:
+    """The reports of a graded cell's ``assert_passes`` calls (:func:`graded_calls`), graded in
+    isolation as in the module docstring, in order, up to the first that fails (as in the kernel,
+    where the cell stops at the first failed assertion: a public failure leaves the hidden
+    checks unrun). Consecutive calls on one exercise share its worker (more cases, one process)."""
+    reports: list[Report] = []
+    rng = np.random.default_rng(secrets.randbits(128))  # fresh entropy, never the learner's seed
+    worker, serving = None, None
+    try:
+        for name, options in calls:
+            exercise = get_exercise(name)
+            cases, kind = options.get("cases"), options.get("kind", "public")
+            options_list = list(exercise.default_cases if cases is None else cases)
+            options_list += list(exercise.edge_cases) if kind == "hidden" else []
+            report = Report(name, kind, exercise.hidden_tests, planned=len(options_list))
+            reports.append(report)
+            if serving != name:
+                if worker is not None:
+                    worker.close()
+                worker, serving = Worker(program, exercise.function_name, trusted_sources(exercise),
+                                         trusted_sources(exercise, "provided")), name
+                failed = _ready(worker, exercise)
+                if failed is not None:
+                    report.results.append(failed)
+                    break
+            _run_cases(worker, exercise, options_list, report, rng, timeout)
+            if not report.passed:
+                break
+    finally:
+        if worker is not None:
+            worker.close()
+    return reports
+
+
 def check_isolated(name: str, program: Program, *, cases: Iterable[Mapping[str, Any]] | None = None,
                    kind: str = "public", timeout: float = GRADING_TIMEOUT) -> Report:
     """Grade exercise ``name`` of ``program`` in a worker process (see the module docstring):
     the cases are ``cases`` (default: the exercise's public ones), plus, for ``kind="hidden"``,
     the exercise's ``edge_cases``; fresh entropy every call. Returns the :class:`Report`."""
-    exercise = get_exercise(name)
-    options_list = list(exercise.default_cases if cases is None else cases)
-    if kind == "hidden":
-        options_list += list(exercise.edge_cases)
-    report = Report(name, kind, exercise.hidden_tests, planned=len(options_list))
-    rng = np.random.default_rng(secrets.randbits(128))
-    worker = Worker(program, exercise.function_name, trusted_sources(exercise),
-                    trusted_sources(exercise, "provided"))
-    try:
-        ready = worker.receive(START_TIMEOUT)
-        if ready is None:
-            report.results.append(CaseResult("run your cells", False, "your code stopped the grader's worker "
-                                             f"process before any case ({worker.why_stopped()})"))
-            return report
-        if ready.get("found") is not True:
-            why = "; ".join(map(str, ready.get("problems") or [])) or "it is not defined in a solution cell"
-            report.results.append(CaseResult("find your function", False, f"no function called "
-                                             f"`{exercise.function_name}` ({why})"))
-            return report
-        warned = set()
-        for options in options_list:
-            description, args, context = exercise.make_case(rng, **options)
-            try:
-                worker.send(pickle.dumps(args))
-                reply = worker.receive(timeout)
-            except OSError:  # the worker closed its end
-                reply = None
-            if reply is None:
-                stopped = worker.why_stopped()
-                message = (f"stopped after {timeout:g} s: your function is too slow (or never returns)"
-                           if stopped == "still running" else
-                           f"your code ended the grader's worker process ({stopped})")
-                report.results.append(CaseResult(description, False, message + "; remaining cases skipped"))
-                break
-            try:
-                message = _verdict(exercise, context, reply, warned)
-            except Exception as err:  # a reply so odd that the judge could not read it
-                message = f"the checker could not read what your function returned ({type(err).__name__}: {err})"
-            if message == STOP:
-                report.results.append(CaseResult(description, False, "not implemented yet: replace "
-                                                 "`raise NotImplementedError()` with your code"))
-                break
-            report.results.append(CaseResult(description, message is None, message or ""))
-        report.notes.extend(sorted(warned))
-    finally:
-        worker.close()
-    return report
+    return grade_cell(program, [(name, {"cases": None if cases is None else list(cases), "kind": kind})],
+                      timeout=timeout)[0]
 
 
 def grade_notebook(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -197,10 +226,12 @@ def grade_notebook(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
             continue
-        reports = [check_isolated(name, program, **options) for name, options in graded_calls(cell.source)]
+        calls = graded_calls(cell.source)
+        reports = grade_cell(program, calls)
         if reports:
             out.append(dict(grade_id=meta.get("grade_id"), points=float(meta.get("points", 0)),
-                            passed=all(r.passed for r in reports), reports=reports))
+                            passed=len(reports) == len(calls) and all(r.passed for r in reports),
+                            reports=reports))
     return out
 
 

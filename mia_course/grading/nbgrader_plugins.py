@@ -37,7 +37,7 @@ from nbgrader.plugins import ExportPlugin
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Float, Unicode
 
-from mia_course.grading.isolation import GRADING_TIMEOUT, Program, check_isolated, graded_calls
+from mia_course.grading.isolation import GRADING_TIMEOUT, Program, grade_cell, graded_calls
 
 HIDDEN_NOTE = "# (hidden tests: not shown; their report is in the output below)"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -155,14 +155,17 @@ class IsolatedGrading(NbGraderPreprocessor):
                 calls = []
             if not calls:
                 continue
-            reports = [check_isolated(name, program, timeout=self.timeout, **options) for name, options in calls]
+            reports = grade_cell(program, calls, timeout=self.timeout)
+            passed = len(reports) == len(calls) and all(r.passed for r in reports)
             text = "\n".join(str(r) for r in reports)
+            skipped = [options.get("kind", "public") for _, options in calls[len(reports):]]
+            if skipped:  # as in the kernel, the cell stops at its first failed check
+                text += f"\n(not run until the checks above pass: the {', '.join(skipped)} checks)"
             cell.outputs = [new_output("stream", name="stdout", text=f"(graded in a separate process)\n{text}\n")]
-            if not all(r.passed for r in reports):
+            if not passed:
                 failed = ", ".join(f"{r.exercise} ({r.kind})" for r in reports if not r.passed)
                 cell.outputs.append(_error("AssertionError", f"{failed}: checks failed (see the report above)"))
-            self.log.info("isolated grading of %s: %s", meta.get("grade_id"),
-                          "passed" if all(r.passed for r in reports) else "failed")
+            self.log.info("isolated grading of %s: %s", meta.get("grade_id"), "passed" if passed else "failed")
         return nb, resources
 
 

@@ -1,6 +1,6 @@
 """The worker of isolated grading: the only process where a learner's code runs while it is graded.
 
-Introduced in docs/instructors.md ("What the grading guarantees"); started by
+Introduced in docs/instructors.md ("What the grading does and does not guarantee"); started by
 ``mia_course.grading.isolation`` (``python -m mia_course.grading.sandbox``), never by hand.
 
 The worker holds nothing worth stealing: no expected value, no case it has not been sent yet,
