@@ -26,6 +26,17 @@ from mia_course.grading.isolation import Program, grade_cell, graded_calls
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = 3
 NOTEBOOKS = {"ex05": "ex05_label_only", "ex12": "ex12_canary_audit", "ex15": "ex15_language_models"}
+CAPPED_BISECTION = """
+        def one_run_bound(n_guesses, n_correct, confidence=0.95):
+            alpha, low, high = 1 - confidence, 0.0, CAP
+            tail = lambda eps: binom.sf(n_correct - 1, n_guesses, 1 / (1 + np.exp(-eps)))
+            if tail(0.0) >= alpha:
+                return 0.0
+            for _ in range(50):
+                mid = (low + high) / 2
+                low, high = (mid, high) if tail(mid) < alpha else (low, mid)
+            return low
+        """  # a bisection that never looks above CAP: right below it, wrong above
 STUDENTS = {  # name: {answer cell grade_id: source}; honest everywhere else
     "honest": {},
     "ex05 q1 bug (own copies not counted)": {"ex05_q1_code": """
@@ -34,28 +45,8 @@ STUDENTS = {  # name: {answer cell grade_id: source}; honest everywhere else
             labels = np.asarray(model.predict(copies.reshape(-1, n_features))).reshape(n_copies, n_rows)
             return (labels == np.asarray(y)).mean(axis=0)
         """},
-    "bisection capped at 4": {"ex12_q1_code": """
-        def one_run_bound(n_guesses, n_correct, confidence=0.95):
-            alpha, low, high = 1 - confidence, 0.0, 4.0
-            tail = lambda eps: binom.sf(n_correct - 1, n_guesses, 1 / (1 + np.exp(-eps)))
-            if tail(0.0) >= alpha:
-                return 0.0
-            for _ in range(50):
-                mid = (low + high) / 2
-                low, high = (mid, high) if tail(mid) < alpha else (low, mid)
-            return low
-        """},
-    "bisection capped at 8": {"ex12_q1_code": """
-        def one_run_bound(n_guesses, n_correct, confidence=0.95):
-            alpha, low, high = 1 - confidence, 0.0, 8.0
-            tail = lambda eps: binom.sf(n_correct - 1, n_guesses, 1 / (1 + np.exp(-eps)))
-            if tail(0.0) >= alpha:
-                return 0.0
-            for _ in range(50):
-                mid = (low + high) / 2
-                low, high = (mid, high) if tail(mid) < alpha else (low, mid)
-            return low
-        """},
+    "bisection capped at 4": {"ex12_q1_code": CAPPED_BISECTION.replace("CAP", "4.0")},
+    "bisection capped at 8": {"ex12_q1_code": CAPPED_BISECTION.replace("CAP", "8.0")},
     "ex12 q2: 0/1 with ~": {"ex12_q2_code": """
         def one_run_guesses(scores, is_in, n_guesses):
             order, half = np.argsort(-np.asarray(scores)), n_guesses // 2
