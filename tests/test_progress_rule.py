@@ -1,4 +1,4 @@
-"""The rule conftest.py enforces on the lessons: a cell slower than 3 s shows a progress bar."""
+"""The rule conftest.py reports on the lessons: a cell slower than 3 s shows a progress bar."""
 import importlib.util
 import io
 from pathlib import Path
