@@ -186,7 +186,9 @@ def audit_dp_sgd(target_epsilon: float, X: ArrayLike, y: ArrayLike, *, delta: fl
     Returns a dict: epsilon, epsilon_steinke, epsilon_gdp, mu (the mu-GDP rejected), guesses,
     correct, scores, is_in, accountant (the epsilon Opacus's RDP accountant claims), exact (the
     exact epsilon of the same noise, sampling rate and steps, ``accounting.exact_epsilon``: the
-    most any audit of this configuration may prove, up to its 5% error) and seconds (training).
+    most any audit of this configuration may prove, up to its 5% error), seconds (training and
+    scoring), the configuration's noise_multiplier, sample_rate and steps, and the trained models
+    (e.g. for ``gradient_canary_scores(r["models"], "final")`` on the same run).
 
     Introduced in notebooks/12_auditing_with_canaries.ipynb."""
     import time
@@ -223,7 +225,8 @@ def audit_dp_sgd(target_epsilon: float, X: ArrayLike, y: ArrayLike, *, delta: fl
     exact = exact_epsilon(models.noise_multiplier_, models.sample_rate_, models.steps_, delta)
     return dict(epsilon=gdp if estimator == "gdp" else steinke, epsilon_steinke=steinke, epsilon_gdp=gdp, mu=mu,
                 guesses=guesses, correct=correct, scores=scores, is_in=is_in, accountant=float(models.epsilon_),
-                exact=exact, seconds=seconds)
+                exact=exact, seconds=seconds, noise_multiplier=float(models.noise_multiplier_),
+                sample_rate=float(models.sample_rate_), steps=int(models.steps_), models=models)
 
 
 def natural_audit(estimator: Estimator, X: ArrayLike, y: ArrayLike, *, delta: float, n_models: int = 4,
