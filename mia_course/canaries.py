@@ -14,6 +14,9 @@ turns correct in/out guesses into a lower bound on epsilon (``mia_course.audit``
 Threat model: white-box. The auditor sees the final weights and the initial ones (the
 trainer's seed); DP promises the same bound for anything computed from the output, so the
 audit is valid. ``BrokenDPMLP`` is a deliberately wrong DP-SGD for the lesson only.
+``audit_dp_sgd`` runs either kind: these input-space canaries, or (its default) the Dirac
+canaries of ``mia_course.gradient_canaries``, whose auditor also chooses each canary's gradient
+and sees every noisy update (the adversary DP-SGD's proof is written for).
 """
 from typing import Any
 

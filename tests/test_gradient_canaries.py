@@ -104,3 +104,17 @@ def test_a_test_observer_still_sees_every_step(users):
     finally:
         del GradientCanaryDPMLP.observer
     assert len(seen) == models.steps_ == 3 and "observer" not in vars(models)
+
+
+def test_half_the_noise_is_caught_on_every_seed_and_the_correct_trainer_never_passes_its_exact_epsilon(monkeypatch):
+    """A subtler bug than BrokenDPMLP's: noise at half the accountant's sigma (mu doubles). At a
+    claimed epsilon of 2 the default audit proves more than the claim's exact epsilon on seeds 0-4."""
+    import mia_course.training.dp_stacked as dp_stacked
+    data = make_ad_clicks(250, random_state=0)
+    correct = [audit_dp_sgd(2.0, data.X, data.y, delta=DELTA, random_state=s) for s in range(5)]
+    original = dp_stacked.noisy_average
+    monkeypatch.setattr(dp_stacked, "noisy_average",
+                        lambda grads, sigma, C, expected, gen: original(grads, sigma / 2, C, expected, gen))
+    broken = [audit_dp_sgd(2.0, data.X, data.y, delta=DELTA, random_state=s) for s in range(5)]
+    assert all(r["epsilon"] <= r["exact"] for r in correct)
+    assert all(r["epsilon"] > r["exact"] for r in broken), [round(r["epsilon"], 2) for r in broken]
