@@ -64,6 +64,7 @@ def epsilon_spent(noise_multiplier: float, sample_rate: float, steps: int, delta
         return float(accountant.get_epsilon(delta))
 
 
+@functools.lru_cache(maxsize=1024)
 def exact_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float, *,
                   eps_error: float = 0.01) -> float:
     """The exact epsilon at ``delta`` of ``steps`` Poisson-sampled Gaussian steps (sampling rate
@@ -72,6 +73,7 @@ def exact_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta
     ``eps_error`` above the true value. Smaller than ``epsilon_spent`` (RDP's bound) for the
     same run. With ``sample_rate=1`` (full batch) it is the Gaussian mechanism's closed form of
     Balle and Wang 2018 with mu = sqrt(steps) / noise_multiplier (tests/test_accounting.py).
+    Remembered, like ``noise_multiplier_for`` (about 0.06 s a call).
 
     Introduced in notebooks/12_auditing_with_canaries.ipynb."""
     noise_multiplier = check_real(noise_multiplier, "noise_multiplier", minimum=0.0)

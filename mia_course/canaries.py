@@ -14,6 +14,9 @@ turns correct in/out guesses into a lower bound on epsilon (``mia_course.audit``
 Threat model: white-box. The auditor sees the final weights and the initial ones (the
 trainer's seed); DP promises the same bound for anything computed from the output, so the
 audit is valid. ``BrokenDPMLP`` is a deliberately wrong DP-SGD for the lesson only.
+``audit_dp_sgd`` runs either kind: these input-space canaries, or (its default) the Dirac
+canaries of ``mia_course.gradient_canaries``, whose auditor also chooses each canary's gradient
+and sees every noisy update (the adversary DP-SGD's proof is written for).
 """
 from typing import Any
 
@@ -162,31 +165,71 @@ def one_run_audit(scores: ArrayLike, is_in: ArrayLike, n_guesses: int, *, delta:
     return one_run_epsilon(guesses, correct, delta=delta, confidence=confidence, n_canaries=n_all), guesses, correct
 
 
-def audit_dp_sgd(target_epsilon: float, X: ArrayLike, y: ArrayLike, *, delta: float, n_runs: int = 16,
-                 n_canaries: int = 500, n_guesses: int = 20, broken: bool = False,
+KINDS = {"input": dict(n_runs=16, n_canaries=500, n_guesses=20),
+         "gradient": dict(n_runs=8, n_canaries=2000, n_guesses=100)}
+
+
+def audit_dp_sgd(target_epsilon: float, X: ArrayLike, y: ArrayLike, *, delta: float, canaries: str = "gradient",
+                 n_runs: int | None = None, n_canaries: int | None = None, n_guesses: int | None = None,
+                 score: str = "steps", estimator: str = "gdp", broken: bool = False,
                  random_state: RandomStateLike = None, **training: Any) -> dict[str, Any]:
-    """The canary audit of DP-SGD at ``target_epsilon``, from start to end: ``n_runs``
-    DP models trained as one batch on ``X, y`` plus ``n_canaries`` canaries each (every
-    canary in with probability 1/2), white-box scores, ``n_guesses`` guesses per run and the
-    one-run bound. ``training``: ``DPMLPClassifier`` settings (default: full-batch DP-SGD,
-    ``lr=1e-3``, the setting in which one canary moves its weights the most).
-    Returns a dict: epsilon (the audited lower bound), guesses, correct, scores, is_in,
-    accountant (the epsilon Opacus's RDP accountant claims for the run) and exact (the exact
-    epsilon of the same noise, sampling rate and steps: ``accounting.exact_epsilon``; the
-    most any audit of this configuration may prove, up to its 5% error).
+    """The canary audit of DP-SGD at ``target_epsilon``, from start to end: ``n_runs`` DP models
+    trained as one batch on ``X, y`` plus ``n_canaries`` canaries each (every canary in with
+    probability 1/2), white-box scores, ``n_guesses`` guesses per run (half "in" for the highest
+    scores, half "out" for the lowest) and the one-run bounds.
+
+    ``canaries``: ``"gradient"`` (Dirac canaries, ``mia_course.gradient_canaries``; ``score``
+    ``"steps"``: the auditor sees every noisy update, ``"final"``: the trained weights only) or
+    ``"input"`` (records with a site of their own, ``add_canaries``; the trained weights only).
+    Defaults per kind: ``KINDS`` (fixed in advance on simulated ideal canaries). ``estimator``
+    names the bound returned as ``epsilon``: ``"gdp"`` (``audit_fdp.fdp_one_run_epsilon``, a
+    bound among Gaussian curves) or ``"steinke"`` (``audit.one_run_epsilon``, any curve); both
+    are returned too. ``training``: ``DPMLPClassifier`` settings (default: full-batch DP-SGD,
+    ``lr=1e-3``, where one canary moves its weights the most).
+    Returns a dict: epsilon, epsilon_steinke, epsilon_gdp, mu (the mu-GDP rejected), guesses,
+    correct, scores, is_in, accountant (the epsilon Opacus's RDP accountant claims), exact (the
+    exact epsilon of the same noise, sampling rate and steps, ``accounting.exact_epsilon``: the
+    most any audit of this configuration may prove, up to its 5% error), seconds (training and
+    scoring), the configuration's noise_multiplier, sample_rate and steps, and the trained models
+    (e.g. for ``gradient_canary_scores(r["models"], "final")`` on the same run).
 
     Introduced in notebooks/12_auditing_with_canaries.ipynb."""
+    import time
+
+    from mia_course.audit_fdp import fdp_one_run_mu, gdp_epsilon
+    from mia_course.gradient_canaries import add_gradient_canaries, gradient_canary_scores, train_with_gradient_canaries
+    if canaries not in KINDS:
+        raise ValueError(f"canaries: expected one of {sorted(KINDS)}, got {canaries!r}")
+    if estimator not in ("gdp", "steinke"):
+        raise ValueError(f"estimator: expected 'gdp' or 'steinke', got {estimator!r}")
+    if score not in ("steps", "final"):
+        raise ValueError(f"score: expected 'steps' or 'final', got {score!r}")
+    n_runs, n_canaries, n_guesses = (KINDS[canaries][k] if v is None else v for k, v in
+                                     (("n_runs", n_runs), ("n_canaries", n_canaries), ("n_guesses", n_guesses)))
     rng = check_random_state(random_state)
-    X_all, y_all, rows, cols = add_canaries(X, y, n_canaries, random_state=rng)
-    masks, is_in = canary_masks(n_runs, len(y), n_canaries, random_state=rng)
-    settings = {"batch_size": len(y_all), "lr": 1e-3, **training}
-    estimator = DPMLPClassifier(target_epsilon=target_epsilon, delta=delta, **settings)
-    models = train_with_canaries(estimator, X_all, y_all, masks, broken=broken, random_state=rng)
-    scores = canary_scores(models, X_all, y_all, rows, cols)
-    epsilon, guesses, correct = one_run_audit(scores, is_in, n_guesses, delta=delta)
+    settings = {"batch_size": len(y) + n_canaries, "lr": 1e-3, **training}
+    model = DPMLPClassifier(target_epsilon=target_epsilon, delta=delta, **settings)
+    start = time.perf_counter()
+    if canaries == "input":
+        X_all, y_all, rows, cols = add_canaries(X, y, n_canaries, random_state=rng)
+        masks, is_in = canary_masks(n_runs, len(y), n_canaries, random_state=rng)
+        models = train_with_canaries(model, X_all, y_all, masks, broken=broken, random_state=rng)
+        scores = canary_scores(models, X_all, y_all, rows, cols)
+    else:
+        X_all, y_all, *coords = add_gradient_canaries(X, y, n_canaries, int(np.atleast_1d(model.hidden_sizes)[0]))
+        masks, is_in = canary_masks(n_runs, len(y), n_canaries, random_state=rng)
+        models = train_with_gradient_canaries(model, X_all, y_all, masks, tuple(coords), broken=broken,
+                                              random_state=rng)
+        scores = gradient_canary_scores(models, score)
+    seconds = time.perf_counter() - start
+    steinke, guesses, correct = one_run_audit(scores, is_in, n_guesses, delta=delta)
+    mu = fdp_one_run_mu(guesses, correct, int(is_in.size))
+    gdp = float("inf") if np.isinf(mu) else gdp_epsilon(mu, delta)
     exact = exact_epsilon(models.noise_multiplier_, models.sample_rate_, models.steps_, delta)
-    return dict(epsilon=epsilon, guesses=guesses, correct=correct, scores=scores, is_in=is_in,
-                accountant=float(models.epsilon_), exact=exact)
+    return dict(epsilon=gdp if estimator == "gdp" else steinke, epsilon_steinke=steinke, epsilon_gdp=gdp, mu=mu,
+                guesses=guesses, correct=correct, scores=scores, is_in=is_in, accountant=float(models.epsilon_),
+                exact=exact, seconds=seconds, noise_multiplier=float(models.noise_multiplier_),
+                sample_rate=float(models.sample_rate_), steps=int(models.steps_), models=models)
 
 
 def natural_audit(estimator: Estimator, X: ArrayLike, y: ArrayLike, *, delta: float, n_models: int = 4,

@@ -87,7 +87,7 @@ def test_scores_match_a_slow_reference(trained):
 
 
 def test_members_push_their_own_weights_the_most(users):
-    r = audit_dp_sgd(50.0, users.X, users.y, delta=DELTA, n_runs=4, n_canaries=100, n_guesses=10, random_state=0)
+    r = audit_dp_sgd(50.0, users.X, users.y, delta=DELTA, canaries="input", n_runs=4, n_canaries=100, n_guesses=10, random_state=0)
     assert r["scores"][r["is_in"]].mean() > r["scores"][~r["is_in"]].mean() + 0.5 * r["scores"].std()
     assert r["correct"] >= 0.9 * r["guesses"]
 
@@ -105,14 +105,16 @@ def test_one_run_guesses_match_a_loop():
 
 def test_the_audit_catches_the_broken_dp_sgd_and_passes_the_correct_one(users):
     """The deliberate breakage (noise divided by the batch size twice) must fail the audit."""
-    broken = audit_dp_sgd(1.0, users.X, users.y, delta=DELTA, n_runs=8, broken=True, random_state=0)
-    correct = audit_dp_sgd(1.0, users.X, users.y, delta=DELTA, n_runs=8, random_state=0)
+    broken = audit_dp_sgd(1.0, users.X, users.y, delta=DELTA, canaries="input", estimator="steinke", n_runs=8,
+                          broken=True, random_state=0)
+    correct = audit_dp_sgd(1.0, users.X, users.y, delta=DELTA, canaries="input", estimator="steinke", n_runs=8,
+                           random_state=0)
     assert broken["epsilon"] > 1.0, "the broken DP-SGD claims epsilon = 1 and is caught"
     assert correct["epsilon"] <= 1.0, "the correct DP-SGD stays under its accountant"
 
 
 def test_the_broken_trainer_claims_the_same_noise_but_its_canaries_stand_out(users):
-    runs = {broken: audit_dp_sgd(4.0, users.X, users.y, delta=DELTA, n_runs=2, n_canaries=100, n_guesses=10,
+    runs = {broken: audit_dp_sgd(4.0, users.X, users.y, delta=DELTA, canaries="input", n_runs=2, n_canaries=100, n_guesses=10,
                                  broken=broken, random_state=0, hidden_sizes=(32,)) for broken in (False, True)}
     from sklearn.metrics import roc_auc_score
     auc = {b: roc_auc_score(r["is_in"].ravel(), r["scores"].ravel()) for b, r in runs.items()}

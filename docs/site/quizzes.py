@@ -59,13 +59,14 @@ TERMS = {
     "09": ["differential privacy", "epsilon and delta", "dp-sgd", "privacy accountant", "group privacy"],
     "10": ["output perturbation", "adaptive attacker"],
     "11": ["clopper-pearson interval"],
-    "12": ["canary", "one-run audit"],
+    "12": ["canary", "one-run audit", "dirac canary", "gaussian differential privacy"],
     "13": [],
     "14": ["model inversion"],
     "15": ["exposure", "min-k percent and zlib attacks", "blind baseline", "deduplication"],
 }
 DISPLAY = {"roc curve": "ROC curve", "auc": "AUC", "tpr at fpr": "TPR at FPR", "lira": "LiRA", "rmia": "RMIA",
            "dp-sgd": "DP-SGD", "epsilon and delta": "ε and δ", "clopper-pearson interval": "Clopper-Pearson interval",
+           "dirac canary": "Dirac canary", "gaussian differential privacy": "Gaussian DP",
            "min-k percent and zlib attacks": "Min-K% and zlib"}
 # numbers from the lesson's own run that its quiz's questions show (names of the lesson's variables)
 QUIZ_ARGS = {"02": "auc=loss_auc, tpr=loss_low"}

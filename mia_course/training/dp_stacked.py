@@ -101,6 +101,12 @@ class BatchedDPMLP(BatchedMLP):
                         torch.from_numpy(masks), gen)
         return self
 
+    def _clipped_sums(self, X, y, order, valid):
+        """Each model's sum of clipped per-example gradients over its batch (lesson 12's
+        gradient canaries add theirs here)."""
+        est = self.estimator
+        return clipped_gradient_sums(self.params_, X[order], y[order], valid, float(est.max_grad_norm), est.dropout)[0]
+
     def _train(self, X, y, masks, gen):
         est, C, sigma = self.estimator, float(self.estimator.max_grad_norm), self.noise_multiplier_
         adam = BatchedAdam(self.params_, lr=est.lr, weight_decay=est.weight_decay)
@@ -108,7 +114,7 @@ class BatchedDPMLP(BatchedMLP):
         for _ in tqdm(range(self.steps_), desc=f"DP training {len(masks)} models", delay=2.0, leave=False):
             order, valid = poisson_batches(masks, self.sample_rate_, gen)
             with torch.no_grad():
-                grads, _ = clipped_gradient_sums(self.params_, X[order], y[order], valid, C, est.dropout)
+                grads = self._clipped_sums(X, y, order, valid)
                 grads = noisy_average(grads, sigma, C, expected, gen)
             if self.observer is not None:  # before the step: params_ are those the gradients are of
                 self.observer(params=self.params_, rows=order, valid=valid, grads=grads)
