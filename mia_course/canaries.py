@@ -26,6 +26,7 @@ from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_labels, check_matrix, check_real
 from mia_course.accounting import exact_epsilon
+from mia_course.broken_dp import BrokenDPMLP
 from mia_course.audit import one_run_epsilon
 from mia_course.defenses.dp_models import DPMLPClassifier
 from mia_course.training.dp_stacked import BatchedDPMLP
@@ -68,24 +69,6 @@ def canary_masks(n_models: int, n_real: int, n_canaries: int, *,
     is_in = check_random_state(random_state).random_sample((n_models, n_canaries)) < 0.5
     masks = np.concatenate([np.ones((n_models, n_real), dtype=bool), is_in], axis=1)
     return masks, is_in
-
-
-class BrokenDPMLP(BatchedDPMLP):
-    """A deliberately BROKEN DP-SGD, for teaching only: it asks Opacus's accountant for the
-    noise of ``target_epsilon``, but divides the noise by the expected batch size twice (once
-    when drawing it, once when averaging), a classic bug. It claims ``target_epsilon``; it
-    does not deliver it. Never use it to train anything you publish.
-
-    Introduced in notebooks/12_auditing_with_canaries.ipynb."""
-
-    def _train(self, X, y, masks, gen):
-        claimed = self.noise_multiplier_
-        expected = float(self.sample_rate_ * masks.sum(dim=1).float().mean())
-        self.noise_multiplier_ = claimed / expected  # THE BUG: the noise shrinks with the batch
-        try:
-            super()._train(X, y, masks, gen)
-        finally:
-            self.noise_multiplier_ = claimed  # what it reports: the accountant's noise
 
 
 def train_with_canaries(estimator: Estimator, X_all: ArrayLike, y_all: ArrayLike, masks: ArrayLike, *,

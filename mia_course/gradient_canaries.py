@@ -26,6 +26,7 @@ import torch
 from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_labels, check_matrix
+from mia_course.broken_dp import BrokenDPMLP
 from mia_course.defenses.dp_models import DPMLPClassifier
 from mia_course.hints import ArrayLike, RandomStateLike
 from mia_course.training.dp_stacked import BatchedDPMLP
@@ -111,10 +112,9 @@ def train_with_gradient_canaries(estimator: DPMLPClassifier, X_all: ArrayLike, y
                                  random_state: RandomStateLike = None) -> GradientCanaryDPMLP:
     """``len(masks)`` DP models trained as one batch, with the Dirac canaries ``canaries =
     (rows, columns, units)`` of ``add_gradient_canaries``; ``broken=True``: the same with the
-    bug of ``canaries.BrokenDPMLP`` (noise divided by the expected batch size twice).
+    bug of ``broken_dp.BrokenDPMLP`` (noise divided by the expected batch size twice).
 
     Introduced in notebooks/12_auditing_with_canaries.ipynb."""
-    from mia_course.canaries import BrokenDPMLP
     if not isinstance(estimator, DPMLPClassifier):
         raise TypeError(f"estimator: expected a DPMLPClassifier, got {type(estimator).__name__}")
     X_all, y_all = check_matrix(X_all, "X_all"), check_labels(y_all, "y_all", n=len(X_all))
