@@ -69,7 +69,7 @@ LESSON_CITES = {
     "15_language_models": ["carlini2019secret", "shi2024detecting", "kandpal2022deduplicating",
                            "das2024blind", "duan2024membership", "carlini2021extracting",
                            "hayes2025strong", "panda2025privacy", "maini2024llm", "zhang2025membership",
-                           "nasr2023scalable"],
+                           "nasr2023scalable", "carlini2023quantifying", "lee2022deduplicating"],
 }
 
 
