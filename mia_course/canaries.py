@@ -32,7 +32,7 @@ from mia_course.defenses.dp_models import DPMLPClassifier
 from mia_course.training.dp_stacked import BatchedDPMLP
 from mia_course.nets import seed_from
 from mia_course.training.mlp import BatchedMLP
-from mia_course.training.registry import ShadowModels, check_masks, train_shadow_models
+from mia_course.training.registry import model_seeds, ShadowModels, check_masks, train_shadow_models
 from mia_course.training.stacked import initial_stacked_params, stacked_forward
 from mia_course.hints import ArrayLike, Estimator, RandomStateLike
 
@@ -83,8 +83,7 @@ def train_with_canaries(estimator: Estimator, X_all: ArrayLike, y_all: ArrayLike
         raise TypeError(f"estimator: broken=True needs a DPMLPClassifier, got {type(estimator).__name__}")
     X_all, y_all = check_matrix(X_all, "X_all"), check_labels(y_all, "y_all", n=len(X_all))
     masks = check_masks(masks, len(y_all))
-    rng = check_random_state(random_state)
-    seeds = [int(s) for s in rng.randint(2**31 - 1, size=len(masks))]
+    seeds = model_seeds(random_state, len(masks))
     return BrokenDPMLP(estimator, seeds, n_threads=1).fit(X_all, y_all, masks)
 
 

@@ -23,14 +23,13 @@ nonlinear function of the same updates, so it proves a little less.
 """
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_labels, check_matrix
 from mia_course.broken_dp import BrokenDPMLP
 from mia_course.defenses.dp_models import DPMLPClassifier
 from mia_course.hints import ArrayLike, RandomStateLike
 from mia_course.training.dp_stacked import BatchedDPMLP
-from mia_course.training.registry import check_masks
+from mia_course.training.registry import model_seeds, check_masks
 
 __all__ = ["GradientCanaryDPMLP", "add_gradient_canaries", "gradient_canary_scores", "train_with_gradient_canaries"]
 
@@ -122,8 +121,7 @@ def train_with_gradient_canaries(estimator: DPMLPClassifier, X_all: ArrayLike, y
     rows, cols, units = (np.asarray(a) for a in canaries)
     if not rows.shape == cols.shape == units.shape or rows.ndim != 1:
         raise ValueError("canaries: expected (rows, columns, units) of equal length")
-    rng = check_random_state(random_state)
-    seeds = [int(s) for s in rng.randint(2**31 - 1, size=len(masks))]
+    seeds = model_seeds(random_state, len(masks))
     trainer = type("BrokenGradientCanaryDPMLP", (BrokenDPMLP, GradientCanaryDPMLP), {}) if broken \
         else GradientCanaryDPMLP
     return trainer(estimator, seeds, rows, cols, units, n_threads=1).fit(X_all, y_all, masks)

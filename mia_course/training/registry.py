@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
 from mia_course._validation import check_class_labels, check_int, check_matrix
+from mia_course.hints import RandomStateLike
 
 TRAINERS: dict[type, type] = {}
 
@@ -71,6 +72,13 @@ def check_masks(masks: ArrayLike, n_records: int) -> np.ndarray:
     return masks
 
 
+def model_seeds(random_state: RandomStateLike, n_models: int) -> list[int]:
+    """One torch seed per model, drawn from ``random_state``: what every batched training of
+    ``n_models`` models seeds them with. Introduced in notebooks/04_lira_and_rmia.ipynb."""
+    rng = check_random_state(random_state)
+    return [int(s) for s in rng.randint(2**31 - 1, size=n_models)]
+
+
 def train_shadow_models(estimator: Any, X: ArrayLike, y: ArrayLike, masks: ArrayLike, *,
                         random_state: int | np.random.RandomState | None = None,
                         n_jobs: int | None = None, n_threads: int | None = None) -> "ShadowModels":
@@ -87,8 +95,7 @@ def train_shadow_models(estimator: Any, X: ArrayLike, y: ArrayLike, masks: Array
     X = check_matrix(X, "X")
     y = check_class_labels(y, "y", n=X.shape[0])
     masks = check_masks(masks, X.shape[0])
-    rng = check_random_state(random_state)
-    seeds = [int(s) for s in rng.randint(2**31 - 1, size=len(masks))]
+    seeds = model_seeds(random_state, len(masks))
     if n_threads is not None:
         check_int(n_threads, "n_threads", minimum=1)
     trainer = trainer_for(estimator)
