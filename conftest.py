@@ -32,6 +32,8 @@ import re
 import tempfile
 from pathlib import Path
 
+import pytest
+
 NOTEBOOK_BUDGET_S = 60.0
 PROGRESS_AFTER_S = 3.0  # a lesson cell that works longer than this shows a progress bar
 PROGRESS_MARKS = re.compile(r"\d+%\||\d+/\d+ \[|it/s|s/it")  # what tqdm's text bar prints
@@ -82,6 +84,14 @@ def text_progress_ipythondir(parent):
 def pytest_configure(config):
     if any(config.getoption(name, default=False) for name in ("nbval", "nbval_lax")):
         os.environ["IPYTHONDIR"] = text_progress_ipythondir(tempfile.mkdtemp(prefix="mia-ipython-"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every notebook's run is timed (``NOTEBOOK_BUDGET_S``): its cells carry the ``timed`` marker,
+    which `make test` runs one at a time, after the tests that time nothing ran on every core."""
+    for item in items:
+        if str(item.fspath).endswith(".ipynb"):
+            item.add_marker(pytest.mark.timed)
 
 
 def pytest_runtest_logreport(report):

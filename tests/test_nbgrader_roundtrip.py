@@ -135,7 +135,7 @@ with Gradebook("sqlite:///gradebook.db", course_id="mia-course") as gb:
     gb.db.commit()
 """
 DELETED = "ex09_q1_tests"  # the correct student deleted this graded cell
-pytestmark = pytest.mark.slow  # the slow one: register "slow" in pyproject's pytest markers
+pytestmark = [pytest.mark.slow, pytest.mark.timed]  # slow; timed: each exercise within the notebooks' budget
 
 
 def guide_blocks():

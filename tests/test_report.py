@@ -210,6 +210,7 @@ def test_a_local_dask_cluster_gives_the_serial_scores(forest):
     assert not np.array_equal(other.scores["RMIA online (4 references)"], serial.scores["RMIA online (4 references)"])
 
 
+@pytest.mark.timed
 def test_16_reference_forests_take_at_most_60_s_with_a_progress_bar(tmp_path, monkeypatch):
     import mia_course.training.registry as registry
     bars = []

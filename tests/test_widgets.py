@@ -114,6 +114,7 @@ def test_bad_controls_are_refused():
         PlaygroundWidget(controls="epochs")
 
 
+@pytest.mark.timed
 def test_the_scripted_session_answers_in_under_a_second_at_the_median():
     """The latency target of benchmarks/bench_playground.py, on a fresh playground: every
     control moved at least once, some moved back (the benchmark writes the full numbers)."""
