@@ -92,6 +92,23 @@ def test_attack_summary():
         "AUC": 13 / 16, "advantage": 0.5, "TPR@25.0% FPR": 0.75}
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_attack_summary_from_one_curve_is_each_function_s_number(seed):
+    """One ROC curve gives the same numbers as the four functions (sklearn's roc_auc_score
+    among them), ties and all."""
+    rng = np.random.default_rng(seed)
+    member = rng.random(3000) < 0.3
+    scores = np.round(rng.normal(size=3000) + member, 1)  # many ties
+    fprs = (0.001, 0.01, 0.1, 0.5)
+    row = attack_summary(member, scores, fprs)
+    assert row["AUC"] == pytest.approx(roc_auc(member, scores), abs=1e-12)
+    assert row["advantage"] == membership_advantage(member, scores)
+    for f in fprs:
+        assert row[f"TPR@{f:.1%} FPR"] == tpr_at_fpr(member, scores, f)
+    with pytest.raises(ValueError, match="fprs"):
+        attack_summary(member, scores, (1.5,))
+
+
 FUNCS = {
     "roc": roc,
     "roc_auc": roc_auc,
