@@ -23,10 +23,11 @@ of whom (``ABSENT``) hands in nothing. Five hand in through an LMS download
   function (``PACKED``: a bug lives inside its own function and each function is graded in a
   worker of its own, so they cannot interfere); every attack is alone in its notebook. These
   students hand in their notebook trimmed to what grading reads: every nbgrader cell, and of the
-  lesson's other code cells only the first cell's imports (``trimmed``). A student may delete
-  unlocked cells; autograde restores the graded ones, and it keeps each of these ~40 notebooks
-  at a few seconds of kernel time (ex12's and ex15's full setups train models: 7 and 20 s), which
-  the isolation tests' three grade_cell runs per attack, no longer needed, pay for.
+  lesson's other code cells only the first cell's imports that these cells use (``trimmed``). A
+  student may delete unlocked cells; autograde restores the graded ones, and it keeps each of
+  these ~40 notebooks at about a second of kernel time (ex12's and ex15's full setups train
+  models: 7 and 20 s), which the isolation tests' three grade_cell runs per attack, no longer
+  needed, pay for.
 
 Between autograde and feedback the test grades the written answers as the formgrader would
 (``MANUAL``; the delegating student's stay ungraded). Then: the per-question scores of the
@@ -170,12 +171,18 @@ def _grade_id(cell):
 
 
 def trimmed(nb):
-    """``nb`` with every nbgrader cell and, of its other code cells, the first one's imports only
-    (what grading reads: the answers, the graded cells, the imports the answers use)."""
+    """``nb`` with every nbgrader cell and, of its other code cells, only the first one's imports of
+    names that these cells use (what grading reads: the answers, the graded cells, the imports the
+    answers use; not the lesson's setup, whose imports alone take seconds: torch, the course's models)."""
     first = next(c for c in nb.cells if c.cell_type == "code")
-    first.source = "\n".join(ast.unparse(node) for node in ast.parse(first.source).body
-                             if isinstance(node, (ast.Import, ast.ImportFrom)))
     nb.cells = [c for c in nb.cells if c is first or "nbgrader" in c.metadata]
+    used = set(re.findall(r"\w+", " ".join(c.source for c in nb.cells if c is not first)))
+    kept = []
+    for node in ast.parse(first.source).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            node.names = [a for a in node.names if (a.asname or a.name.split(".")[0]) in used]
+            kept += [ast.unparse(node)] if node.names else []
+    first.source = "\n".join(kept)
     return nb
 
 
