@@ -450,3 +450,20 @@ def test_canvas_gets_each_graded_total_and_no_grade_where_answers_wait(classroom
         assert gb.find_assignment(ASSIGNMENT).duedate is not None  # the guide set it
         late = gb.find_submission(ASSIGNMENT, "1002")  # LATE_ in Canvas's file names, no timestamp
         assert late.timestamp is None and not late.late_submission_penalty  # (the guide says so)
+
+
+def test_a_kernel_that_dies_costs_its_student_only_what_it_ran_with_the_reason(classroom):
+    """Issue 22: a notebook that ends its kernel does not stop the autograde (the class is graded,
+    the export has every student), and its student's feedback says why each point was lost."""
+    course, log = classroom
+    died = {sid: names[0] for sid, (names, _, _) in CASES.items()
+            if names[0] in ("end the worker at import", "end the worker during a case")}
+    if not died:
+        pytest.skip("MIA_ROUNDTRIP_CASES leaves out the students whose kernel dies")
+    assert "the kernel died in cell" in log
+    for sid, name in died.items():
+        notebook = STUDENTS[sid][2][0]
+        page = (course / "feedback" / sid / ASSIGNMENT / f"{notebook}.html").read_text()
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())
+        assert "the kernel died while running this cell" in text, (sid, name)
+        assert "the grader's worker process" in text, (sid, name)  # the graded cell's reason, in words
