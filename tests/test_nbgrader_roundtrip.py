@@ -2,8 +2,8 @@
 
 The nbgrader blocks of docs/instructors.md (those marked ``<!-- run: classroom -->``) run in
 order, as one bash script, in a temporary ``$HOME`` where ``~/mia-course`` is this repository.
-Canvas's gradebook export (``~/Downloads/canvas_gradebook.csv``) is the roster: six students, one
-of whom (``ABSENT``) hands in nothing. Five hand in through an LMS download
+Canvas's gradebook export (``~/Downloads/canvas_gradebook.csv``) is the roster: the students below
+and one (``ABSENT``) who hands in nothing. They hand in through an LMS download
 (``~/Downloads/submissions.zip``, Canvas file names, one late, one resubmitted):
 
 - ``untouched``: the notebooks as ``mia-course lessons`` gives them (``exercises/``);
@@ -21,7 +21,8 @@ of whom (``ABSENT``) hands in nothing. Five hand in through an LMS download
   attacked (both functions of its notebook where the attack ends every process that runs its cell
   at the top level) and full marks for the other. Two notebooks carry two bugs each, one per
   function (``PACKED``: a bug lives inside its own function and each function is graded in a
-  worker of its own, so they cannot interfere); every attack is alone in its notebook. These
+  worker of its own, so they cannot interfere); every attack is alone in its notebook (all attack
+  ex12's question 1, for which they are written, and most act on the whole process). These
   students hand in their notebook trimmed to what grading reads: every nbgrader cell, and of the
   lesson's other code cells only the first cell's imports that these cells use (``trimmed``). A
   student may delete unlocked cells; autograde restores the graded ones, and it keeps each of
