@@ -466,5 +466,5 @@ def test_a_kernel_that_dies_costs_its_student_only_what_it_ran_with_the_reason(c
         notebook = STUDENTS[sid][2][0]
         page = (course / "feedback" / sid / ASSIGNMENT / f"{notebook}.html").read_text()
         text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())
-        assert "the kernel died while running this cell" in text, (sid, name)
+        assert "the kernel died" in text, (sid, name)  # in the cell that ended it, or the first not run
         assert "the grader's worker process" in text, (sid, name)  # the graded cell's reason, in words
