@@ -3,19 +3,16 @@
 The attacks on the grader (``tests/grading_cases.py``: what a motivated student could write in an
 answer cell to earn points without the right code) are graded where they count, each as a student
 of tests/test_nbgrader_roundtrip.py, through nbgrader's real ``autograde``: each scores 0 there for
-the function it attacks. Here: the attacks that target the student's kernel (a patched ``check``,
-``Report.passed``, a redefined ``assert_passes``, the grader's stack frame, a seeded
-``default_rng``, an input transformer, the tripwire switched off, ...) run in a real kernel, where
-they DO earn the points (the test shows the attack is real), and ``IsolatedGrading`` takes them
-back; a kernel that dies; the honest answer; a name forbidden in words only; stderr, tqdm and
-logging; every forbidden name out of the worker's reach; and the documented limit.
+the function it attacks, and each attack on the checks in the kernel is shown to pass in the
+kernel (``IsolatedGrading`` flags the cell). Here: a kernel that dies; the honest answer; a name
+forbidden in words only; stderr, tqdm and logging; every forbidden name out of the worker's
+reach; and the documented limit.
 """
 import os
 import textwrap
 
 import nbformat
 import pytest
-from grading_cases import KERNEL_ATTACKS
 from nbgrader.utils import determine_grade
 
 from mia_course.grading.isolation import Program, check_isolated, graded_calls
@@ -97,7 +94,7 @@ def test_graded_calls_read_the_restored_graded_cell():
     assert calls[1][1]["kind"] == "hidden" and len(calls[1][1]["cases"]) == 5
 
 
-# ---- the kernel attacks, in a kernel, as nbgrader's autograde runs them -------------------
+# ---- a kernel that dies, as nbgrader's autograde runs it --------------------------------
 def _mini_notebook(answer=None):
     """ex12's question 1 alone: a light setup cell, the answer (default: the model answer), the
     graded cell with hidden tests."""
@@ -111,18 +108,6 @@ def _mini_notebook(answer=None):
     out = nbformat.v4.new_notebook(metadata=nb.metadata)
     out.cells = [setup, answer_cell, graded]
     return out
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(KERNEL_ATTACKS))
-def test_kernel_attacks_win_in_the_kernel_and_lose_in_autograde(name, tmp_path):
-    from mia_course.grading.nbgrader_plugins import ExecuteToTheEnd, IsolatedGrading
-    nb = _mini_notebook(KERNEL_ATTACKS[name])
-    ExecuteToTheEnd(timeout=120).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
-    graded = nb.cells[-1]
-    assert determine_grade(graded)[0] == 3, f"{name}: the attack no longer works in the kernel"
-    IsolatedGrading().preprocess(nb, {})
-    assert determine_grade(graded)[0] == 0, graded.outputs
 
 
 @pytest.mark.slow

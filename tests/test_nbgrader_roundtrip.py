@@ -54,7 +54,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_cases import ATTACKS, hand_ins, prepare_home
+from grading_cases import ATTACKS, KERNEL_ATTACKS, hand_ins, prepare_home
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "instructors.md"
@@ -468,3 +468,16 @@ def test_a_kernel_that_dies_costs_its_student_only_what_it_ran_with_the_reason(c
         text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())
         assert "the kernel died" in text, (sid, name)  # in the cell that ended it, or the first not run
         assert "the grader's worker process" in text, (sid, name)  # the graded cell's reason, in words
+
+
+def test_each_kernel_attack_wins_in_the_kernel_and_loses_the_points(classroom):
+    """Each attack on the checks in the student's kernel is real: autograde's kernel run of its
+    graded cell passed, and ``IsolatedGrading`` says so (a warning naming the student) while the
+    cell scores 0 (the first test); no honest student is flagged."""
+    course, log = classroom
+    flagged = set(re.findall(r"(\w+) of student (\d+): the checks in your notebook's kernel passed", log))
+    attacks = {sid: names[0] for sid, (names, _, _) in CASES.items() if names[0] in KERNEL_ATTACKS}
+    if not attacks:
+        pytest.skip("MIA_ROUNDTRIP_CASES leaves out the kernel attacks")
+    assert not [name for sid, name in attacks.items() if ("ex12_q1_tests", sid) not in flagged]
+    assert not {sid for _, sid in flagged if STUDENTS[sid][1] in ("correct", "buggy")}
