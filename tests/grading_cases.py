@@ -11,7 +11,9 @@
 
 Every attack is an answer cell of ex12's question 1 (``one_run_bound``): the stack-frame, seeded-table
 and reference-calling attacks are written against its cases and its reference
-(``mia_course.audit.one_run_epsilon``). A path an attack needs is under the student's ``$HOME``
+(``mia_course.audit.one_run_epsilon``); seven that use none of its arguments are handed in on
+question 2 instead (``one_run_guesses``), each sharing a notebook with one on question 1
+(:data:`PACKED_ATTACKS`, which says why they cannot interfere). A path an attack needs is under the student's ``$HOME``
 (:data:`HOME_FILES`, made by :func:`prepare_home`), as in the round trip. Three attacks behave in the
 student's kernel and attack only the grader's worker (``"ipykernel" in sys.modules``): stopping the
 kernel's parent would stop nbgrader itself (a kernel that attacks the grading machine is out of
@@ -298,7 +300,26 @@ ATTACKS["a name ex15 forbids in words only (secret_rank)"] = ("ex15_q1_code", te
     def exposure_from_scores(scores, secret_index):
         return math.log2(len(scores)) - math.log2(secret_rank(scores, secret_index))
     """))
-ENDS_EVERY_WORKER = {"end the worker at import"}  # at the cell's top level: no function of its notebook is served
+ENDS_EVERY_WORKER = {"end the worker at import"}
+Q1 = "def one_run_bound(n_guesses, n_correct, confidence=0.95):"
+# Attacks that use none of one_run_bound's arguments and act only inside their function and its own
+# worker (no top-level code but imports): also written for question 2 (one_run_guesses), each to
+# share a notebook with an attack on question 1 that reaches for the reference (an import that
+# fails in its own cell, or code inside its function). Not packed: the attacks on the whole process
+# (patches, an input transformer, threads, sys.settrace, ctypes, os.fork, os._exit) and the others
+# on the kernel's checks.
+PACKED_ATTACKS = [("private helper of the reference", "os.system and a file"),
+                  ("renamed copy of the reference", "a sub-interpreter"),
+                  ("importlib.import_module", "kill the grader"),
+                  ("the reference's source file, read and executed", "read the grader's memory"),
+                  ("the reference loaded from its file path", "read the solutions notebook"),
+                  ("another copy of the package on disk", "a helper process left by the kernel, through shared memory"),
+                  ("a fresh Python in a subprocess", "never return")]
+for _, _name in PACKED_ATTACKS:
+    _body = ATTACKS[_name][1].split(Q1)[1]
+    assert not any(arg in _body for arg in ("n_guesses", "n_correct", "confidence")), _name
+    ATTACKS[_name] = ("ex12_q2_code", ATTACKS[_name][1].replace(Q1, "def one_run_guesses(scores, is_in, n_guesses):")
+                      .replace("return 0.0", "return 0, 0"))  # at the cell's top level: no function of its notebook is served
 
 CAPPED_BISECTION = """
     def one_run_bound(n_guesses, n_correct, confidence=0.95):
@@ -367,15 +388,20 @@ def _function_name(source):
 
 def hand_ins():
     """``[(cases, notebook, {answer cell: source}, {graded cell expected to score 0}), ...]``: one
-    notebook per attack (process-level or not, each alone: every attack is on ex12's question 1),
-    one per bug, except the bugs of :data:`PACKED`, which share a notebook."""
+    notebook per attack and per bug, except the pairs of :data:`PACKED_ATTACKS` and :data:`PACKED`,
+    which share a notebook (one case per function)."""
     out = []
+    paired = {first: second for first, second in PACKED_ATTACKS}
     for name, (cell, source) in ATTACKS.items():
-        notebook = NOTEBOOKS[cell[:4]]
-        zeros = {cell.replace("_code", "_tests")}
+        if name in paired.values():
+            continue
+        group = (name, paired[name]) if name in paired else (name,)
+        cells = {ATTACKS[n][0]: ATTACKS[n][1] for n in group}
+        assert len(cells) == len(group), f"{group}: one attack per function"
+        zeros = {c.replace("_code", "_tests") for c in cells}
         if name in ENDS_EVERY_WORKER:
             zeros |= {f"{cell[:4]}_q{q}_tests" for q in (1, 2)}
-        out.append(((name,), notebook, {cell: source}, zeros))
+        out.append((group, NOTEBOOKS[cell[:4]], cells, zeros))
     packed = {name for group in PACKED for name in group}
     for group in list(PACKED) + [(name,) for name in BUGS if name not in packed]:
         cells = {BUGS[name][1]: BUGS[name][2] for name in group}

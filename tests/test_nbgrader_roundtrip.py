@@ -19,14 +19,15 @@ and one (``ABSENT``) who hands in nothing. They hand in through an LMS download
   table the isolation and named-bug tests read; ``CASES``), each handing in the one notebook its
   case is in: the model answers with the case in its answer cell. Each scores 0 for the function
   attacked (both functions of its notebook where the attack ends every process that runs its cell
-  at the top level) and full marks for the other. Two notebooks carry two bugs each, one per
-  function (``PACKED``: a bug lives inside its own function and each function is graded in a
-  worker of its own, so they cannot interfere); every attack is alone in its notebook (all attack
-  ex12's question 1, for which they are written, and most act on the whole process). These
+  at the top level) and full marks for the other. A notebook carries two cases only where they
+  cannot interfere, one per function: each function is graded in a worker of its own, and the
+  two cases act only inside their own function or cell (two pairs of bugs, ``PACKED``; seven
+  pairs of attacks, ``PACKED_ATTACKS``); every attack on the whole process (patches, an input
+  transformer, threads, ``sys.settrace``, ``ctypes``, ``os.fork``, ``os._exit``) is alone. These
   students hand in their notebook trimmed to what grading reads: every nbgrader cell, and of the
   lesson's other code cells only the first cell's imports that these cells use (``trimmed``). A
   student may delete unlocked cells; autograde restores the graded ones, and it keeps each of
-  these ~40 notebooks at about a second of kernel time (ex12's and ex15's full setups train
+  these 31 notebooks at about a second of kernel time (ex12's and ex15's full setups train
   models: 7 and 20 s), which the isolation tests' three grade_cell runs per attack, no longer
   needed, pay for.
 
