@@ -294,13 +294,14 @@ WORKER_ATTACKS = {  # attacks on the isolated grader itself
 
 
 
-ATTACKS = {name: ("ex12_q1_code", textwrap.dedent(source)) for name, source in {**KERNEL_ATTACKS, **WORKER_ATTACKS}.items()}
+ATTACKS = {name: ("ex12_q1_code", textwrap.dedent(source))
+           for name, source in {**KERNEL_ATTACKS, **WORKER_ATTACKS}.items()}
 ATTACKS["a name ex15 forbids in words only (secret_rank)"] = ("ex15_q1_code", textwrap.dedent("""
     from mia_course.language_attacks import secret_rank
     def exposure_from_scores(scores, secret_index):
         return math.log2(len(scores)) - math.log2(secret_rank(scores, secret_index))
     """))
-ENDS_EVERY_WORKER = {"end the worker at import"}
+ENDS_EVERY_WORKER = {"end the worker at import"}  # at the cell's top level: no function of its notebook is served
 Q1 = "def one_run_bound(n_guesses, n_correct, confidence=0.95):"
 # Attacks that use none of one_run_bound's arguments and act only inside their function and its own
 # worker (no top-level code but imports): also written for question 2 (one_run_guesses), each to
@@ -308,18 +309,20 @@ Q1 = "def one_run_bound(n_guesses, n_correct, confidence=0.95):"
 # fails in its own cell, or code inside its function). Not packed: the attacks on the whole process
 # (patches, an input transformer, threads, sys.settrace, ctypes, os.fork, os._exit) and the others
 # on the kernel's checks.
-PACKED_ATTACKS = [("private helper of the reference", "os.system and a file"),
-                  ("renamed copy of the reference", "a sub-interpreter"),
-                  ("importlib.import_module", "kill the grader"),
-                  ("the reference's source file, read and executed", "read the grader's memory"),
-                  ("the reference loaded from its file path", "read the solutions notebook"),
-                  ("another copy of the package on disk", "a helper process left by the kernel, through shared memory"),
-                  ("a fresh Python in a subprocess", "never return")]
+PACKED_ATTACKS = [  # (on question 1, on question 2)
+    ("private helper of the reference", "os.system and a file"),
+    ("renamed copy of the reference", "a sub-interpreter"),
+    ("importlib.import_module", "kill the grader"),
+    ("the reference's source file, read and executed", "read the grader's memory"),
+    ("the reference loaded from its file path", "read the solutions notebook"),
+    ("another copy of the package on disk", "a helper process left by the kernel, through shared memory"),
+    ("a fresh Python in a subprocess", "never return"),
+]
 for _, _name in PACKED_ATTACKS:
     _body = ATTACKS[_name][1].split(Q1)[1]
     assert not any(arg in _body for arg in ("n_guesses", "n_correct", "confidence")), _name
     ATTACKS[_name] = ("ex12_q2_code", ATTACKS[_name][1].replace(Q1, "def one_run_guesses(scores, is_in, n_guesses):")
-                      .replace("return 0.0", "return 0, 0"))  # at the cell's top level: no function of its notebook is served
+                      .replace("return 0.0", "return 0, 0"))
 
 CAPPED_BISECTION = """
     def one_run_bound(n_guesses, n_correct, confidence=0.95):
@@ -344,7 +347,8 @@ BUGS = {  # name: (exercise, answer cell, source): each a bug class the hidden a
     "rank by sort position (default sort), ties": (
         "ex15_exposure", "ex15_q1_code", BY_POSITION.replace("ORDER", "np.argsort(-np.asarray(scores))")),
     "rank by stable sort position, ties": (
-        "ex15_exposure", "ex15_q1_code", BY_POSITION.replace("ORDER", 'np.argsort(-np.asarray(scores), kind="stable")')),
+        "ex15_exposure", "ex15_q1_code",
+        BY_POSITION.replace("ORDER", 'np.argsort(-np.asarray(scores), kind="stable")')),
     "rank by reversed ascending sort position, ties": (
         "ex15_exposure", "ex15_q1_code",
         BY_POSITION.replace("ORDER", 'np.argsort(np.asarray(scores), kind="stable")[::-1]')),
