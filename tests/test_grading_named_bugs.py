@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 import pytest
+from grading_cases import BUGS as CASES
+from grading_cases import bug_function
 
 from mia_course.grading import check, get_exercise
 
@@ -24,28 +26,16 @@ HIDDEN = {  # the hidden cases of the graded cells of solutions/ (ex12, ex15)
 }
 
 
-def _bisection(n_guesses, n_correct, confidence, high, steps=50):
+def bound_right(n_guesses, n_correct, confidence=0.95):
     from scipy.stats import binom
-    alpha, low = 1 - confidence, 0.0
+    alpha, low, high = 1 - confidence, 0.0, 30.0
     tail = lambda eps: binom.sf(n_correct - 1, n_guesses, 1 / (1 + np.exp(-eps)))  # noqa: E731
     if tail(0.0) >= alpha:
         return 0.0
-    for _ in range(steps):
+    for _ in range(50):
         mid = (low + high) / 2
         low, high = (mid, high) if tail(mid) < alpha else (low, mid)
     return low
-
-
-def bound_right(n_guesses, n_correct, confidence=0.95):
-    return _bisection(n_guesses, n_correct, confidence, 30.0)
-
-
-def bound_capped_at_4(n_guesses, n_correct, confidence=0.95):
-    return _bisection(n_guesses, n_correct, confidence, 4.0)
-
-
-def bound_capped_at_8(n_guesses, n_correct, confidence=0.95):
-    return _bisection(n_guesses, n_correct, confidence, 8.0)
 
 
 def exposure_right(scores, secret_index):
@@ -53,35 +43,13 @@ def exposure_right(scores, secret_index):
     return math.log2(len(scores)) - math.log2(int(np.sum(scores >= scores[secret_index])))
 
 
-def _by_position(order):
-    def exposure(scores, secret_index):
-        scores = np.asarray(scores, dtype=float)
-        rank = int(np.flatnonzero(order(scores) == secret_index)[0]) + 1
-        return math.log2(len(scores)) - math.log2(rank)
-    return exposure
-
-
-exposure_by_sort_position = _by_position(lambda s: np.argsort(-s))  # the default sort
-exposure_by_stable_sort_position = _by_position(lambda s: np.argsort(-s, kind="stable"))
-exposure_by_reversed_sort_position = _by_position(lambda s: np.argsort(s, kind="stable")[::-1])
-
-
 def min_k_right(token_log_probs, k):
     return np.array([np.sort(lp)[:max(1, math.ceil(k * len(lp)))].mean() for lp in token_log_probs])
 
 
-def min_k_int_plus_one(token_log_probs, k):
-    return np.array([np.sort(lp)[:int(k * len(lp)) + 1].mean() for lp in token_log_probs])
-
-
-BUGS = {  # name: (exercise, function)
-    "bisection capped at eps = 4": ("ex12_one_run_bound", bound_capped_at_4),
-    "bisection capped at eps = 8": ("ex12_one_run_bound", bound_capped_at_8),
-    "rank by sort position (default sort), ties": ("ex15_exposure", exposure_by_sort_position),
-    "rank by stable sort position, ties": ("ex15_exposure", exposure_by_stable_sort_position),
-    "rank by reversed ascending sort position, ties": ("ex15_exposure", exposure_by_reversed_sort_position),
-    "int(k * n) + 1 tokens": ("ex15_min_k", min_k_int_plus_one),
-}
+# the named bugs of the graded functions with hidden cases here (tests/grading_cases.py, which the
+# round trip also hands in, one student each)
+BUGS = {name: (exercise, bug_function(name)) for name, (exercise, _, _) in CASES.items() if exercise in HIDDEN}
 RIGHT = {"ex12_one_run_bound": bound_right, "ex15_exposure": exposure_right, "ex15_min_k": min_k_right}
 
 
@@ -142,7 +110,7 @@ def test_ex15_ragged_array_gets_the_different_lengths_hint():
 
 
 def test_ex15_int_plus_one_gets_its_own_hint():
-    report = check("ex15_min_k", min_k_int_plus_one, cases=[{"k": 0.25, "exact": True}], seed=0)
+    report = check("ex15_min_k", BUGS["int(k * n) + 1 tokens"][1], cases=[{"k": 0.25, "exact": True}], seed=0)
     assert not report.passed and "one too many" in report.results[0].message, report
 
 

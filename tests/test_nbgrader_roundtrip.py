@@ -2,8 +2,8 @@
 
 The nbgrader blocks of docs/instructors.md (those marked ``<!-- run: classroom -->``) run in
 order, as one bash script, in a temporary ``$HOME`` where ``~/mia-course`` is this repository.
-Canvas's gradebook export (``~/Downloads/canvas_gradebook.csv``) is the roster: six students, one
-of whom (``ABSENT``) hands in nothing. Five hand in through an LMS download
+Canvas's gradebook export (``~/Downloads/canvas_gradebook.csv``) is the roster: the students below
+and one (``ABSENT``) who hands in nothing. They hand in through an LMS download
 (``~/Downloads/submissions.zip``, Canvas file names, one late, one resubmitted):
 
 - ``untouched``: the notebooks as ``mia-course lessons`` gives them (``exercises/``);
@@ -14,7 +14,22 @@ of whom (``ABSENT``) hands in nothing. Five hand in through an LMS download
 - ``cheating``: hands in ex02, ex09 and ex12 only, each graded function a wrong answer behind an
   attack on the grader in the student's own kernel (``CHEATS``: a patched ``check``,
   ``Report.passed``, a redefined ``assert_passes``, an input transformer, the expected value
-  read from the grader's stack frame, the tripwire switched off); each scores 0.
+  read from the grader's stack frame, the tripwire switched off); each scores 0;
+- one student per attack on the grader and per named bug of ``tests/grading_cases.py`` (the
+  table the isolation and named-bug tests read; ``CASES``), each handing in the one notebook its
+  case is in: the model answers with the case in its answer cell. Each scores 0 for the function
+  attacked (both functions of its notebook where the attack ends every process that runs its cell
+  at the top level) and full marks for the other. A notebook carries two cases only where they
+  cannot interfere, one per function: each function is graded in a worker of its own, and the
+  two cases act only inside their own function or cell (two pairs of bugs, ``PACKED``; seven
+  pairs of attacks, ``PACKED_ATTACKS``); every attack on the whole process (patches, an input
+  transformer, threads, ``sys.settrace``, ``ctypes``, ``os.fork``, ``os._exit``) is alone. These
+  students hand in their notebook trimmed to what grading reads: every nbgrader cell, and of the
+  lesson's other code cells only the first cell's imports that these cells use (``trimmed``). A
+  student may delete unlocked cells; autograde restores the graded ones, and it keeps each of
+  these 31 notebooks at about a second of kernel time (ex12's and ex15's full setups train
+  models: 7 and 20 s), which the isolation tests' three grade_cell runs per attack, no longer
+  needed, pay for.
 
 Between autograde and feedback the test grades the written answers as the formgrader would
 (``MANUAL``; the delegating student's stay ungraded). Then: the per-question scores of the
@@ -25,6 +40,7 @@ to ``exercises/``. ``untouched`` and ``correct`` hand in every exercise (a full 
 every solution earns full marks, every untouched notebook zero); ``MIA_ROUNDTRIP_QUICK=1``
 limits them to ex02 and ex09. Deselect with ``-m "not slow"``.
 """
+import ast
 import csv
 import html
 import importlib.util
@@ -39,6 +55,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from grading_cases import ATTACKS, KERNEL_ATTACKS, hand_ins, prepare_home
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "instructors.md"
@@ -120,7 +137,15 @@ CHEATS = {  # grade_id: (attack on the grader in the student's kernel, then a wr
 ABSENT = "1006"  # on the roster, hands in nothing
 NAMES = {"1001": "Untouched, Ulla", "1002": "Correct, Cora", "1003": "Buggy, Bob", "1004": "Delegating, Dan",
          "1005": "Cheating, Carl", ABSENT: "Absent, Abe"}  # Canvas's "Student" column
-MANUAL = {"correct": "full", "buggy": 1, "cheating": 0}  # the written answers' points in the formgrader
+CASES = {}  # student id: (case names, {answer cell: source}, {graded cell that must score 0})
+# MIA_ROUNDTRIP_CASES=START:STOP hands in only those cases (to split a run on a busy machine)
+_SPLIT = slice(*(int(x) if x else None for x in os.environ.get("MIA_ROUNDTRIP_CASES", ":").split(":")))
+for _k, (_names, _notebook, _answers, _zeros) in list(enumerate(hand_ins()))[_SPLIT]:
+    _sid = str(1101 + _k)
+    STUDENTS[_sid] = (f"case{_k + 1:02d}", "case", [_notebook], False, None)
+    NAMES[_sid] = f"Case{_k + 1:02d}, " + ("Bug" if _names[0] not in ATTACKS else "Attack")
+    CASES[_sid] = (_names, _answers, _zeros)
+MANUAL = {"correct": "full", "buggy": 1, "cheating": 0, "case": 1}  # the written answers' points in the formgrader
 # (the delegating student's answers stay ungraded: the export says so, Canvas gets no grade)
 FORMGRADER = """
 from nbgrader.api import Gradebook
@@ -147,9 +172,25 @@ def _grade_id(cell):
     return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
-def student_notebook(name, kind):
-    """What a student of ``kind`` hands in for exercise ``name``: their copy of exercises/ with
-    the answer cells filled in."""
+def trimmed(nb):
+    """``nb`` with every nbgrader cell and, of its other code cells, only the first one's imports of
+    names that these cells use (what grading reads: the answers, the graded cells, the imports the
+    answers use; not the lesson's setup, whose imports alone take seconds: torch, the course's models)."""
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    nb.cells = [c for c in nb.cells if c is first or "nbgrader" in c.metadata]
+    used = set(re.findall(r"\w+", " ".join(c.source for c in nb.cells if c is not first)))
+    kept = []
+    for node in ast.parse(first.source).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            node.names = [a for a in node.names if (a.asname or a.name.split(".")[0]) in used]
+            kept += [ast.unparse(node)] if node.names else []
+    first.source = "\n".join(kept)
+    return nb
+
+
+def student_notebook(name, kind, sid=None):
+    """What student ``sid`` of ``kind`` hands in for exercise ``name``: their copy of exercises/
+    with the answer cells filled in."""
     nb = nbformat.read(ROOT / "exercises" / f"{name}.ipynb", as_version=4)
     if kind == "untouched":
         return nb
@@ -170,10 +211,12 @@ def student_notebook(name, kind):
             source = DELEGATED[gid]
         if kind == "cheating" and gid in CHEATS:
             source = CHEATS[gid][1]
+        if kind == "case":
+            source = CASES[sid][1].get(gid, source)
         cell.source = source
     if kind == "correct" and name == "ex09_differential_privacy":
         nb.cells = [c for c in nb.cells if _grade_id(c) != DELETED]
-    return nb
+    return trimmed(nb) if kind == "case" else nb
 
 
 def canvas_export(path):
@@ -193,7 +236,7 @@ def lms_download(path):
             for j, notebook in enumerate(notebooks):
                 suffix = "-1" if notebook == resubmitted else ""
                 filename = f"{name}_{'LATE_' if late else ''}{sid}_{5000 + 100 * k + j}_{notebook}{suffix}.ipynb"
-                archive.writestr(filename, nbformat.writes(student_notebook(notebook, kind)))
+                archive.writestr(filename, nbformat.writes(student_notebook(notebook, kind, sid)))
 
 
 @pytest.fixture(scope="module")
@@ -216,8 +259,13 @@ def classroom(tmp_path_factory):
     env = dict(os.environ, HOME=str(home), PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     env.pop("COURSE", None), env.pop("REPO", None)
+    helper = prepare_home(home)  # what some attacks expect under $HOME, and a helper left by a kernel
     start = time.perf_counter()
-    done = subprocess.run(["bash", "-c", script], cwd=home, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    try:
+        done = subprocess.run(["bash", "-c", script], cwd=home, env=env, capture_output=True, text=True,
+                              timeout=TIMEOUT_S)
+    finally:
+        helper.set()
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-20000:]
     print(f"\nthe guide's commands took {time.perf_counter() - start:.0f} s")
@@ -242,7 +290,7 @@ def question_columns(notebook):
     return out
 
 
-def expected_score(kind, grade_id, points, written):
+def expected_score(kind, grade_id, points, written, sid=None):
     if kind == "untouched":
         return "0"
     if written:
@@ -254,6 +302,8 @@ def expected_score(kind, grade_id, points, written):
         return "0"
     if kind == "cheating" and grade_id.replace("_tests", "_code") in CHEATS:
         return "0"
+    if kind == "case" and grade_id in CASES[sid][2]:
+        return "0"
     return f"{points:g}"
 
 
@@ -264,15 +314,20 @@ def test_the_collected_class_gets_the_scores_it_deserves_per_question(classroom)
     assert {sid: f"{row['last_name']}, {row['first_name']}" for sid, row in table.items()} == NAMES  # the roster
     assert table[ABSENT]["score"] == "0" and {table[ABSENT][c] for c in table[ABSENT] if "/" in c} == {"not submitted"}
     print()
+    wrong = []
     for sid, (_, kind, notebooks, _, _) in STUDENTS.items():
         for notebook in SOLUTIONS:
             for gid, (column, points, written) in question_columns(notebook).items():
-                want = expected_score(kind, gid, points, written) if notebook in notebooks else "0"
-                assert table[sid][column] == want, (kind, column, table[sid][column], want)
+                want = expected_score(kind, gid, points, written, sid) if notebook in notebooks else "0"
+                if table[sid][column] != want:
+                    wrong.append((sid, kind, CASES.get(sid, ("",))[0], column, table[sid][column], want))
                 if notebook in notebooks and not (kind in ("untouched", "correct") and notebook not in TWO):
                     attack = CHEATS.get(gid.replace("_tests", "_code"), ("",))[0] if kind == "cheating" else ""
-                    print(f"{kind:10s} {column:45s} {table[sid][column]:9s} {attack}")
-        print(f"{kind:10s} total {table[sid]['score']} of {table[sid]['max_score']}, ungraded {table[sid]['ungraded']}")
+                    attack = " + ".join(CASES[sid][0]) if kind == "case" else attack
+                    print(f"{kind:10s} {sid} {column:45s} {table[sid][column]:9s} {attack}")
+        print(f"{kind:10s} {sid} total {table[sid]['score']} of {table[sid]['max_score']}, "
+              f"ungraded {table[sid]['ungraded']}")
+    assert not wrong, wrong
     assert "Skipped submission" not in log
     for sid, (_, _, notebooks, _, _) in STUDENTS.items():
         assert sorted(p.stem for p in (course / "submitted" / sid / ASSIGNMENT).glob("*.ipynb")) == sorted(notebooks)
@@ -397,3 +452,33 @@ def test_canvas_gets_each_graded_total_and_no_grade_where_answers_wait(classroom
         assert gb.find_assignment(ASSIGNMENT).duedate is not None  # the guide set it
         late = gb.find_submission(ASSIGNMENT, "1002")  # LATE_ in Canvas's file names, no timestamp
         assert late.timestamp is None and not late.late_submission_penalty  # (the guide says so)
+
+
+def test_a_kernel_that_dies_costs_its_student_only_what_it_ran_with_the_reason(classroom):
+    """Issue 22: a notebook that ends its kernel does not stop the autograde (the class is graded,
+    the export has every student), and its student's feedback says why each point was lost."""
+    course, log = classroom
+    died = {sid: names[0] for sid, (names, _, _) in CASES.items()
+            if names[0] in ("end the worker at import", "end the worker during a case")}
+    if not died:
+        pytest.skip("MIA_ROUNDTRIP_CASES leaves out the students whose kernel dies")
+    assert "the kernel died in cell" in log
+    for sid, name in died.items():
+        notebook = STUDENTS[sid][2][0]
+        page = (course / "feedback" / sid / ASSIGNMENT / f"{notebook}.html").read_text()
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", page)).split())
+        assert "the kernel died" in text, (sid, name)  # in the cell that ended it, or the first not run
+        assert "the grader's worker process" in text, (sid, name)  # the graded cell's reason, in words
+
+
+def test_each_kernel_attack_wins_in_the_kernel_and_loses_the_points(classroom):
+    """Each attack on the checks in the student's kernel is real: autograde's kernel run of its
+    graded cell passed, and ``IsolatedGrading`` says so (a warning naming the student) while the
+    cell scores 0 (the first test); no honest student is flagged."""
+    course, log = classroom
+    flagged = set(re.findall(r"(\w+) of student (\d+): the checks in your notebook's kernel passed", log))
+    attacks = {sid: names[0] for sid, (names, _, _) in CASES.items() if names[0] in KERNEL_ATTACKS}
+    if not attacks:
+        pytest.skip("MIA_ROUNDTRIP_CASES leaves out the kernel attacks")
+    assert not [name for sid, name in attacks.items() if ("ex12_q1_tests", sid) not in flagged]
+    assert not {sid for _, sid in flagged if STUDENTS[sid][1] in ("correct", "buggy")}

@@ -19,7 +19,9 @@ Introduced in docs/instructors.md (its ``nbgrader_config.py`` sets both). Needs 
   with a worker process for the learner's code (``mia_course.grading.isolation``), and replaces
   that cell's outputs by the isolated reports (and an error when a check fails). What the
   student's kernel printed or raised in that cell (an input transformer, a patched ``check``,
-  debug output on stderr) no longer decides the grade.
+  debug output on stderr) no longer decides the grade. A cell that passed in the kernel and fails
+  here says so, in the report and in autograde's log (a warning naming the student): the mark of
+  an attack on the checks in the kernel.
 - :class:`ExecuteToTheEnd`, nbgrader's ``Execute`` that survives a kernel that dies: the cell
   that killed it gets an error saying so, the cells after it are marked "not run", and the
   autograde goes on (the graded functions are still graded in isolation) instead of stopping
@@ -134,6 +136,10 @@ class PerQuestionCsv(ExportPlugin):
             csv.writer(fh).writerows(rows)
 
 
+KERNEL_PASSED = ("the checks in your notebook's kernel passed, the grader's did not: the grade is the grader's "
+                 "(code that changes the checks in the kernel, or a function that behaves differently outside it)")
+
+
 def _error(ename: str, evalue: str) -> NotebookNode:
     return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
@@ -155,9 +161,14 @@ class IsolatedGrading(NbGraderPreprocessor):
                 calls = []
             if not calls:
                 continue
+            kernel_passed = bool(cell.get("outputs")) and not any(o.output_type == "error" for o in cell.outputs)
             reports = grade_cell(program, calls, timeout=self.timeout)
             passed = len(reports) == len(calls) and all(r.passed for r in reports)
             text = "\n".join(str(r) for r in reports)
+            if kernel_passed and not passed:  # the kernel's checks said pass: tampered with, or code
+                text += "\n" + KERNEL_PASSED  # that behaves differently outside the student's kernel
+                self.log.warning("%s of student %s: %s", meta.get("grade_id"),
+                                 resources.get("nbgrader", {}).get("student", "?"), KERNEL_PASSED)
             skipped = [options.get("kind", "public") for _, options in calls[len(reports):]]
             if skipped:  # as in the kernel, the cell stops at its first failed check
                 text += f"\n(not run until the checks above pass: the {', '.join(skipped)} checks)"
