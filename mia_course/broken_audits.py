@@ -63,7 +63,7 @@ class FixedBatchDPMLP(BatchedDPMLP):
 
 
 def realised_batch_audit(target_epsilon: float, X: ArrayLike, y: ArrayLike, *, delta: float,
-                         broken: bool | str = False, n_runs: int = 2000, n_real: int = 3,
+                         broken: bool | str = False, n_runs: int = 1000, n_real: int = 3,
                          random_state: RandomStateLike = None, **training: Any) -> dict[str, Any]:
     """The many-runs audit of the realised batch size (see the module's docstring): ``n_runs``
     models on ``n_real`` records of ``X, y`` plus one canary record (in each run with
