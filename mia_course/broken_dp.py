@@ -18,6 +18,8 @@ them without knowing the bug. Never use one to train anything you publish.
 - ``"realised_batch"``: the noisy sum divided by the number of examples the batch actually
   holds instead of the expected number: the scale of the noise then reveals that number.
 """
+from collections.abc import Callable
+
 import torch
 
 from mia_course.training.dp_stacked import BatchedDPMLP
@@ -28,7 +30,7 @@ __all__ = ["BROKEN", "BatchClippingDPMLP", "BrokenDPMLP", "RealisedBatchDPMLP", 
 BROKEN: dict[str, type] = {}
 
 
-def register_broken(name: str):
+def register_broken(name: str) -> Callable[[type], type]:
     """A class decorator: registers a deliberately broken trainer under ``name`` in ``BROKEN``.
 
     Introduced in notebooks/12_auditing_with_canaries.ipynb."""
