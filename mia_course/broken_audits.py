@@ -110,6 +110,12 @@ class DiracRecordsDPMLP(FixedBatchDPMLP):
         super().__init__(estimator, seeds, n_threads)
         self.signs = signs
 
+    def _initial_params(self, n_features, sizes, n_classes, seeds):
+        """One start for every model (the records' gradients do not depend on the weights)."""
+        one = super()._initial_params(n_features, sizes, n_classes, seeds[:1])
+        return [tuple(p.detach().repeat(len(seeds), *[1] * (p.dim() - 1)).requires_grad_() for p in layer)
+                for layer in one]
+
     def _clipped_sums(self, X, y, order, valid):
         grads = [torch.zeros_like(p) for layer in self.params_ for p in layer]
         signs = torch.as_tensor(np.asarray(self.signs), dtype=grads[0].dtype)

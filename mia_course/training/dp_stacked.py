@@ -95,11 +95,15 @@ class BatchedDPMLP(BatchedMLP):
         self.epsilon_ = epsilon_spent(self.noise_multiplier_, self.sample_rate_, self.steps_, est.delta)  # each model's
         seeds = [seed_from(s) for s in self.seeds]
         with torch.random.fork_rng(devices=[]), torch_threads(self.n_threads):
-            self.params_ = initial_stacked_params(X.shape[1], sizes, len(self.classes_), seeds)
+            self.params_ = self._initial_params(X.shape[1], sizes, len(self.classes_), seeds)
             gen = torch.Generator().manual_seed(seeds[0])
             self._train(torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y_idx.astype(np.int64)),
                         torch.from_numpy(masks), gen)
         return self
+
+    def _initial_params(self, n_features, sizes, n_classes, seeds):
+        """Each model's initial weights, from its own seed."""
+        return initial_stacked_params(n_features, sizes, n_classes, seeds)
 
     def _clip_bound(self) -> float:
         """The norm each example's gradient is clipped to: C (``max_grad_norm``)."""
