@@ -26,7 +26,7 @@ from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_labels, check_matrix, check_real
 from mia_course.accounting import exact_epsilon
-from mia_course.broken_dp import BrokenDPMLP
+from mia_course.broken_dp import broken_trainer
 from mia_course.audit import one_run_epsilon
 from mia_course.defenses.dp_models import DPMLPClassifier
 from mia_course.training.dp_stacked import BatchedDPMLP
@@ -72,19 +72,21 @@ def canary_masks(n_models: int, n_real: int, n_canaries: int, *,
 
 
 def train_with_canaries(estimator: Estimator, X_all: ArrayLike, y_all: ArrayLike, masks: ArrayLike, *,
-                        broken: bool = False, random_state: RandomStateLike = None) -> ShadowModels:
+                        broken: bool | str = False, random_state: RandomStateLike = None) -> ShadowModels:
     """The models of ``train_shadow_models(estimator, X_all, y_all, masks)`` (batched); with
-    ``broken=True`` a ``DPMLPClassifier`` is trained by ``BrokenDPMLP`` instead.
+    ``broken`` a ``DPMLPClassifier`` is trained by one of the deliberately broken trainers of
+    ``mia_course.broken_dp`` instead (True: ``BrokenDPMLP``; or a name of ``broken_dp.BROKEN``).
 
     Introduced in notebooks/12_auditing_with_canaries.ipynb."""
-    if not broken:
+    bug = broken_trainer(broken)
+    if bug is None:
         return train_shadow_models(estimator, X_all, y_all, masks, random_state=random_state, n_threads=1)
     if not isinstance(estimator, DPMLPClassifier):
         raise TypeError(f"estimator: broken=True needs a DPMLPClassifier, got {type(estimator).__name__}")
     X_all, y_all = check_matrix(X_all, "X_all"), check_labels(y_all, "y_all", n=len(X_all))
     masks = check_masks(masks, len(y_all))
     seeds = model_seeds(random_state, len(masks))
-    return BrokenDPMLP(estimator, seeds, n_threads=1).fit(X_all, y_all, masks)
+    return bug(estimator, seeds, n_threads=1).fit(X_all, y_all, masks)
 
 
 def canary_scores(models: BatchedMLP, X_all: ArrayLike, y_all: ArrayLike, canary_rows: ArrayLike,
@@ -153,8 +155,9 @@ KINDS = {"input": dict(n_runs=16, n_canaries=500, n_guesses=20),
 
 def audit_dp_sgd(target_epsilon: float, X: ArrayLike, y: ArrayLike, *, delta: float, canaries: str = "gradient",
                  n_runs: int | None = None, n_canaries: int | None = None, n_guesses: int | None = None,
-                 score: str = "steps", estimator: str = "gdp", broken: bool = False,
-                 random_state: RandomStateLike = None, **training: Any) -> dict[str, Any]:
+                 score: str = "steps", estimator: str = "gdp", broken: bool | str = False,
+                 canary_gradient: float = 1.0, random_state: RandomStateLike = None,
+                 **training: Any) -> dict[str, Any]:
     """The canary audit of DP-SGD at ``target_epsilon``, from start to end: ``n_runs`` DP models
     trained as one batch on ``X, y`` plus ``n_canaries`` canaries each (every canary in with
     probability 1/2), white-box scores, ``n_guesses`` guesses per run (half "in" for the highest
@@ -166,7 +169,9 @@ def audit_dp_sgd(target_epsilon: float, X: ArrayLike, y: ArrayLike, *, delta: fl
     Defaults per kind: ``KINDS`` (fixed in advance on simulated ideal canaries). ``estimator``
     names the bound returned as ``epsilon``: ``"gdp"`` (``audit_fdp.fdp_one_run_epsilon``, a
     bound among Gaussian curves) or ``"steinke"`` (``audit.one_run_epsilon``, any curve); both
-    are returned too. ``training``: ``DPMLPClassifier`` settings (default: full-batch DP-SGD,
+    are returned too. ``broken``: train with a deliberately broken DP-SGD of
+    ``mia_course.broken_dp`` (True: ``BrokenDPMLP``; or a name of ``broken_dp.BROKEN``).
+    ``training``: ``DPMLPClassifier`` settings (default: full-batch DP-SGD,
     ``lr=1e-3``, where one canary moves its weights the most).
     Returns a dict: epsilon, epsilon_steinke, epsilon_gdp, mu (the mu-GDP rejected), guesses,
     correct, scores, is_in, accountant (the epsilon Opacus's RDP accountant claims), exact (the
@@ -184,8 +189,9 @@ def audit_dp_sgd(target_epsilon: float, X: ArrayLike, y: ArrayLike, *, delta: fl
         raise ValueError(f"canaries: expected one of {sorted(KINDS)}, got {canaries!r}")
     if estimator not in ("gdp", "steinke"):
         raise ValueError(f"estimator: expected 'gdp' or 'steinke', got {estimator!r}")
-    if score not in ("steps", "final"):
-        raise ValueError(f"score: expected 'steps' or 'final', got {score!r}")
+    if score not in ("steps", "final", "epochs"):
+        raise ValueError(f"score: expected 'steps', 'final' or 'epochs', got {score!r}")
+    broken_trainer(broken)  # a ValueError naming broken, before any work
     n_runs, n_canaries, n_guesses = (KINDS[canaries][k] if v is None else v for k, v in
                                      (("n_runs", n_runs), ("n_canaries", n_canaries), ("n_guesses", n_guesses)))
     rng = check_random_state(random_state)
@@ -201,7 +207,7 @@ def audit_dp_sgd(target_epsilon: float, X: ArrayLike, y: ArrayLike, *, delta: fl
         X_all, y_all, *coords = add_gradient_canaries(X, y, n_canaries, int(np.atleast_1d(model.hidden_sizes)[0]))
         masks, is_in = canary_masks(n_runs, len(y), n_canaries, random_state=rng)
         models = train_with_gradient_canaries(model, X_all, y_all, masks, tuple(coords), broken=broken,
-                                              random_state=rng)
+                                              canary_gradient=canary_gradient, random_state=rng)
         scores = gradient_canary_scores(models, score)
     seconds = time.perf_counter() - start
     steinke, guesses, correct = one_run_audit(scores, is_in, n_guesses, delta=delta)

@@ -23,9 +23,10 @@ nonlinear function of the same updates, so it proves a little less.
 """
 import numpy as np
 import torch
+from scipy.special import logsumexp
 
-from mia_course._validation import check_int, check_labels, check_matrix
-from mia_course.broken_dp import BrokenDPMLP
+from mia_course._validation import check_int, check_labels, check_matrix, check_real
+from mia_course.broken_dp import broken_trainer
 from mia_course.defenses.dp_models import DPMLPClassifier
 from mia_course.hints import ArrayLike, RandomStateLike
 from mia_course.training.dp_stacked import BatchedDPMLP
@@ -57,17 +58,25 @@ def add_gradient_canaries(X: ArrayLike, y: ArrayLike, n_canaries: int, hidden_un
 
 class GradientCanaryDPMLP(BatchedDPMLP):
     """``BatchedDPMLP`` (the course's DP-SGD, unchanged) in which the rows ``canary_rows`` are
-    Dirac canaries: whenever Poisson sampling takes one, its clipped gradient is ``C`` on its
-    own first-layer weight (``canary_columns``, ``canary_units``) and zero elsewhere. Records,
-    per model and canary, ``step_sums_`` (the canary's coordinate summed over every noisy
-    update, times the expected batch size, in units of C) and ``start_`` (its initial value).
+    Dirac canaries: whenever a batch takes one, its gradient is ``canary_gradient`` times ``C``
+    on its own first-layer weight (``canary_columns``, ``canary_units``) and zero elsewhere,
+    clipped like every example's (to ``C``). Records, per model and canary, ``step_values_``
+    (``[steps, n_models, n_canaries]``: the canary's coordinate of each noisy update, times the
+    expected batch size, in units of C), ``step_sums_`` (their sum over the steps) and
+    ``start_`` (the coordinate's initial value).
 
     Introduced in notebooks/12_auditing_with_canaries.ipynb."""
 
     def __init__(self, estimator: DPMLPClassifier, seeds: list[int], canary_rows: ArrayLike,
-                 canary_columns: ArrayLike, canary_units: ArrayLike, n_threads: int | None = 1):
+                 canary_columns: ArrayLike, canary_units: ArrayLike, n_threads: int | None = 1,
+                 canary_gradient: float = 1.0):
         super().__init__(estimator, seeds, n_threads)
         self.canary_rows, self.canary_columns, self.canary_units = canary_rows, canary_columns, canary_units
+        self.canary_gradient = canary_gradient
+
+    def canary_weights(self) -> np.ndarray:
+        """The canaries' own first-layer weights now: ``[n_models, n_canaries]``."""
+        return self.params_[0][0][:, self._cols, self._units].detach().double().numpy()
 
     def _clipped_sums(self, X, y, order, valid):
         canary = self._canary_of[order]  # [n_models, width]: canary index, -1 for real rows
@@ -76,8 +85,14 @@ class GradientCanaryDPMLP(BatchedDPMLP):
         grads = super()._clipped_sums(X, y, torch.gather(order, 1, keep), torch.gather(real, 1, keep).float())
         model, pos = ((valid > 0) & (canary >= 0)).nonzero(as_tuple=True)
         j = canary[model, pos]
-        C = torch.full((len(j),), float(self.estimator.max_grad_norm), dtype=grads[0].dtype)
-        grads[0].index_put_((model, self._cols[j], self._units[j]), C, accumulate=True)
+        size = min(float(self.canary_gradient) * float(self.estimator.max_grad_norm), self._clip_bound())
+        grads[0].index_put_((model, self._cols[j], self._units[j]), torch.full((len(j),), size, dtype=grads[0].dtype),
+                            accumulate=True)
+        return grads
+
+    def _noisy_average(self, grads, sigma, C, valid, expected, gen):
+        grads = super()._noisy_average(grads, sigma, C, valid, expected, gen)
+        self._steps.append(grads[0][:, self._cols, self._units].double() * expected.double()[:, None])  # seen
         return grads
 
     def _train(self, X, y, masks, gen):
@@ -85,53 +100,50 @@ class GradientCanaryDPMLP(BatchedDPMLP):
         self._canary_of[torch.as_tensor(np.asarray(self.canary_rows))] = torch.arange(len(self.canary_rows))
         self._cols = torch.as_tensor(np.asarray(self.canary_columns), dtype=torch.long)
         self._units = torch.as_tensor(np.asarray(self.canary_units), dtype=torch.long)
-        expected = (self.sample_rate_ * masks.sum(dim=1).double())[:, None]
-        sums = torch.zeros(len(masks), len(self.canary_rows), dtype=torch.float64)
-        self.start_ = self.params_[0][0][:, self._cols, self._units].detach().double().numpy().copy()
-        outer, own = self.observer, vars(self).get("observer")
-
-        def record(**step):
-            sums.add_(step["grads"][0][:, self._cols, self._units].double() * expected)
-            if outer is not None:
-                outer(**step)
-
-        self.observer = record
-        try:
-            super()._train(X, y, masks, gen)
-        finally:
-            if own is None:
-                del self.observer  # back to the class's
-            else:
-                self.observer = own
-        self.step_sums_ = (sums / float(self.estimator.max_grad_norm)).numpy()
+        self.start_, self._steps = self.canary_weights().copy(), []
+        super()._train(X, y, masks, gen)
+        steps = torch.stack(self._steps) / float(self.estimator.max_grad_norm)
+        self.step_values_, self.step_sums_ = steps.numpy(), (torch.stack(self._steps).sum(0)
+                                                              / float(self.estimator.max_grad_norm)).numpy()
+        del self._steps
 
 
 def train_with_gradient_canaries(estimator: DPMLPClassifier, X_all: ArrayLike, y_all: ArrayLike, masks: ArrayLike,
-                                 canaries: tuple[ArrayLike, ArrayLike, ArrayLike], *, broken: bool = False,
+                                 canaries: tuple[ArrayLike, ArrayLike, ArrayLike], *, broken: bool | str = False,
+                                 canary_gradient: float = 1.0,
                                  random_state: RandomStateLike = None) -> GradientCanaryDPMLP:
     """``len(masks)`` DP models trained as one batch, with the Dirac canaries ``canaries =
-    (rows, columns, units)`` of ``add_gradient_canaries``; ``broken=True``: the same with the
-    bug of ``broken_dp.BrokenDPMLP`` (noise divided by the expected batch size twice).
+    (rows, columns, units)`` of ``add_gradient_canaries``, each with a gradient of
+    ``canary_gradient`` times C before clipping; ``broken``: the same with one of the
+    deliberately broken trainers of ``mia_course.broken_dp`` (True: ``BrokenDPMLP``, noise
+    divided by the expected batch size twice; or a name of ``broken_dp.BROKEN``).
 
     Introduced in notebooks/12_auditing_with_canaries.ipynb."""
     if not isinstance(estimator, DPMLPClassifier):
         raise TypeError(f"estimator: expected a DPMLPClassifier, got {type(estimator).__name__}")
+    bug = broken_trainer(broken)
+    canary_gradient = check_real(canary_gradient, "canary_gradient", minimum=0.0, strict_min=True)
     X_all, y_all = check_matrix(X_all, "X_all"), check_labels(y_all, "y_all", n=len(X_all))
     masks = check_masks(masks, len(y_all))
     rows, cols, units = (np.asarray(a) for a in canaries)
     if not rows.shape == cols.shape == units.shape or rows.ndim != 1:
         raise ValueError("canaries: expected (rows, columns, units) of equal length")
     seeds = model_seeds(random_state, len(masks))
-    trainer = type("BrokenGradientCanaryDPMLP", (BrokenDPMLP, GradientCanaryDPMLP), {}) if broken \
-        else GradientCanaryDPMLP
-    return trainer(estimator, seeds, rows, cols, units, n_threads=1).fit(X_all, y_all, masks)
+    trainer = GradientCanaryDPMLP if bug is None else \
+        type(f"{bug.__name__}WithGradientCanaries", (bug, GradientCanaryDPMLP), {})
+    return trainer(estimator, seeds, rows, cols, units, n_threads=1,
+                   canary_gradient=canary_gradient).fit(X_all, y_all, masks)
 
 
 def gradient_canary_scores(models: GradientCanaryDPMLP, kind: str = "steps") -> np.ndarray:
     """Scores ``[n_models, n_canaries]``, high for canaries that were in: ``"steps"``, the sum
-    of each canary's coordinate over every noisy update (the auditor sees every step); or
+    of each canary's coordinate over every noisy update (the auditor sees every step);
     ``"final"``, how far its weight moved against its gradient from start to end (the auditor
-    sees the initial and the trained weights only).
+    sees the initial and the trained weights only); or ``"epochs"``, the auditor who sees every
+    step and bets that each canary was in exactly one batch per epoch (shuffled batches): the sum
+    over epochs of the log-likelihood ratio of "one of this epoch's steps carried the canary"
+    against "none did", ``log mean_t exp((x_t - 1/2) / sigma^2)`` with ``x_t`` the canary's
+    coordinate of step t in units of C.
 
     Introduced in notebooks/12_auditing_with_canaries.ipynb."""
     if not isinstance(models, GradientCanaryDPMLP):
@@ -139,6 +151,9 @@ def gradient_canary_scores(models: GradientCanaryDPMLP, kind: str = "steps") -> 
     if kind == "steps":
         return models.step_sums_.copy()
     if kind == "final":
-        end = models.params_[0][0][:, models._cols, models._units].detach().double().numpy()
-        return models.start_ - end  # descent moves the weight against the canary's gradient C
-    raise ValueError(f"kind: expected 'steps' or 'final', got {kind!r}")
+        return models.start_ - models.canary_weights()  # descent moves the weight against the canary's gradient C
+    if kind == "epochs":
+        per_epoch, sigma = round(1.0 / models.sample_rate_), models.noise_multiplier_
+        x = models.step_values_.reshape(-1, per_epoch, *models.step_values_.shape[1:])
+        return (logsumexp((x - 0.5) / sigma ** 2, axis=1) - np.log(per_epoch)).sum(axis=0)
+    raise ValueError(f"kind: expected 'steps', 'final' or 'epochs', got {kind!r}")

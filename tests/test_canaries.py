@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from mia_course.canaries import (BrokenDPMLP, add_canaries, audit_dp_sgd, canary_masks, canary_scores,
+from mia_course.broken_dp import BrokenDPMLP
+from mia_course.canaries import (add_canaries, audit_dp_sgd, canary_masks, canary_scores,
                                  natural_audit, one_run_guesses, train_with_canaries)
 from mia_course.data import make_ad_clicks
 from mia_course.defenses.dp_models import DPMLPClassifier

@@ -63,7 +63,7 @@ LESSON_CITES = {
     "12_auditing_with_canaries": ["carlini2019secret", "jagielski2020auditing", "nasr2021adversary",
                                   "steinke2023privacy", "balle2018improving", "gopi2021numerical",
                                   "keinan2025how", "mahloujifar2025auditing", "nasr2023tight",
-                                  "dong2022gaussian"],
+                                  "dong2022gaussian", "chua2024private"],
     "13_playground": ["carlini2022membership", "zarifzadeh2024low", "abadi2016deep"],
     "14_model_inversion": ["fredrikson2015model"],
     "15_language_models": ["carlini2019secret", "shi2024detecting", "kandpal2022deduplicating",

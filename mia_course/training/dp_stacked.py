@@ -95,27 +95,48 @@ class BatchedDPMLP(BatchedMLP):
         self.epsilon_ = epsilon_spent(self.noise_multiplier_, self.sample_rate_, self.steps_, est.delta)  # each model's
         seeds = [seed_from(s) for s in self.seeds]
         with torch.random.fork_rng(devices=[]), torch_threads(self.n_threads):
-            self.params_ = initial_stacked_params(X.shape[1], sizes, len(self.classes_), seeds)
+            self.params_ = self._initial_params(X.shape[1], sizes, len(self.classes_), seeds)
             gen = torch.Generator().manual_seed(seeds[0])
             self._train(torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y_idx.astype(np.int64)),
                         torch.from_numpy(masks), gen)
         return self
 
+    def _initial_params(self, n_features, sizes, n_classes, seeds):
+        """Each model's initial weights, from its own seed."""
+        return initial_stacked_params(n_features, sizes, n_classes, seeds)
+
+    def _clip_bound(self) -> float:
+        """The norm each example's gradient is clipped to: C (``max_grad_norm``)."""
+        return float(self.estimator.max_grad_norm)
+
     def _clipped_sums(self, X, y, order, valid):
         """Each model's sum of clipped per-example gradients over its batch (lesson 12's
         gradient canaries add theirs here)."""
         est = self.estimator
-        return clipped_gradient_sums(self.params_, X[order], y[order], valid, float(est.max_grad_norm), est.dropout)[0]
+        return clipped_gradient_sums(self.params_, X[order], y[order], valid, self._clip_bound(), est.dropout)[0]
+
+    # The steps of DP-SGD that lesson 12's deliberately broken trainers (mia_course.broken_dp) replace.
+    def _batches(self, masks, gen, step):
+        """Step ``step``'s batches: Poisson sampling at ``sample_rate_``."""
+        return poisson_batches(masks, self.sample_rate_, gen)
+
+    def _expected_batch_sizes(self, masks):
+        """What each model divides its noisy sum by: its expected batch size."""
+        return self.sample_rate_ * masks.sum(dim=1).float()
+
+    def _noisy_average(self, grads, sigma, C, valid, expected, gen):
+        """The noisy sums divided by ``expected`` (``valid``: the batches drawn)."""
+        return noisy_average(grads, sigma, C, expected, gen)
 
     def _train(self, X, y, masks, gen):
         est, C, sigma = self.estimator, float(self.estimator.max_grad_norm), self.noise_multiplier_
         adam = BatchedAdam(self.params_, lr=est.lr, weight_decay=est.weight_decay)
-        expected = self.sample_rate_ * masks.sum(dim=1).float()  # expected batch size per model
-        for _ in tqdm(range(self.steps_), desc=f"DP training {len(masks)} models", delay=2.0, leave=False):
-            order, valid = poisson_batches(masks, self.sample_rate_, gen)
+        expected = self._expected_batch_sizes(masks)  # expected batch size per model
+        for step in tqdm(range(self.steps_), desc=f"DP training {len(masks)} models", delay=2.0, leave=False):
+            order, valid = self._batches(masks, gen, step)
             with torch.no_grad():
                 grads = self._clipped_sums(X, y, order, valid)
-                grads = noisy_average(grads, sigma, C, expected, gen)
+                grads = self._noisy_average(grads, sigma, C, valid, expected, gen)
             if self.observer is not None:  # before the step: params_ are those the gradients are of
                 self.observer(params=self.params_, rows=order, valid=valid, grads=grads)
             adam.step(grads, active=torch.ones(len(masks), dtype=torch.bool))
