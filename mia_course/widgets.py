@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from numpy.typing import ArrayLike
 
-from mia_course.playground import OUTPUTS, Playground, PlaygroundResult
+from mia_course.playground import MIN_FALSE_POSITIVES, OUTPUTS, Playground, PlaygroundResult
 from mia_course.playground_attacks import ATTACKS
 from mia_course.plots import plot_roc_curves, plot_score_histograms
 from mia_course.queries import PROBABILITY_FLOOR
@@ -124,13 +124,18 @@ def summary_html(result: PlaygroundResult) -> str:
             f"The API's click confidence for Alice: <b>{with_site:.1%}</b> with her rare-disease visit, "
             f"{without:.1%} without it.</p>")
     pad = 'style="padding: 2px 12px; text-align: left"'
+    fpr, n_out = result.fpr, int(np.sum(~np.asarray(result.is_member, bool)))
     cells = "".join(
-        f"<tr><td {pad}>{r['attack']}</td><td {pad}>{r['AUC']:.3f}</td><td {pad}>{r['TPR@0.1%']:.1%}</td>"
-        f"<td {pad}>{r['TPR@1%']:.1%}</td><td {pad}>{r['Alice beats']:.0%} of non-members"
+        f"<tr><td {pad}>{r['attack']}</td><td {pad}>{r['AUC']:.3f}</td><td {pad}>{r['TPR']:.1%}</td>"
+        f"<td {pad}>{r['Alice beats']:.0%} of non-members"
         f"{' &mdash; <b>flagged</b>' if r['Alice flagged'] else ''}</td></tr>" for r in result.attack_rows())
-    heads = "".join(f"<th {pad}>{h}</th>" for h in ("attack", "AUC", "TPR @ 0.1% FPR", "TPR @ 1% FPR",
+    heads = "".join(f"<th {pad}>{h}</th>" for h in ("attack", "AUC", f"TPR @ {fpr:.0%} FPR",
                                                     "Alice scores above"))
-    return f"{head}<table><tr>{heads}</tr>{cells}</table>"
+    note = (f"<p><small>TPR at {fpr:.0%} FPR: the lowest rate {n_out:,} non-members resolve, "
+            f"{fpr * n_out:.0f} false positives (a rate needs about {MIN_FALSE_POSITIVES}; at 0.1% FPR "
+            f"they would give {0.001 * n_out:g}). Alice is flagged if she passes the threshold that "
+            f"flags {fpr:.0%} of non-members.</small></p>")
+    return f"{head}<table><tr>{heads}</tr>{cells}</table>{note}"
 
 
 def playground_figure(result: PlaygroundResult) -> Figure:

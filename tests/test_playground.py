@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from mia_course.defenses.outputs import LabelOnlyOutputs, NoisyOutputs, RoundedOutputs
-from mia_course.playground import (DEFAULTS, Playground, check_settings, make_playground_data,
-                                   train_target_and_shadows)
+from mia_course.metrics import tpr_at_fpr
+from mia_course.playground import (DEFAULTS, MIN_FALSE_POSITIVES, Playground, check_settings, make_playground_data,
+                                   resolved_fpr, train_target_and_shadows)
 from mia_course.playground_attacks import attack_scores, model_api
 
 # AUC's standard error with 500 members and 500 non-members is about 0.015 near 0.5-0.8;
@@ -174,3 +175,27 @@ def test_alice_is_exposed_by_default_and_protected_by_dp(playground):
     assert abs(private.alice_click[0] - private.alice_click[1]) < 0.1
     assert not any(r["Alice flagged"] for r in private.attack_rows())
     playground.update(epsilon=None)
+
+
+@pytest.mark.parametrize("n_non_members, fpr", [(250, 0.04), (500, 0.02), (1000, 0.01), (2000, 0.01), (10**5, 0.01)])
+def test_resolved_fpr_is_the_lowest_rate_with_ten_false_positives(n_non_members, fpr):
+    assert resolved_fpr(n_non_members) == pytest.approx(fpr)
+    assert resolved_fpr(n_non_members) * n_non_members >= MIN_FALSE_POSITIVES - 1e-9
+    assert resolved_fpr(10**5, lowest=0.001) == pytest.approx(0.001)
+
+
+@pytest.mark.parametrize("args, error", [((0,), ValueError), ((1.5,), TypeError), ((500, 0.0), ValueError)])
+def test_resolved_fpr_refuses_bad_input(args, error):
+    with pytest.raises(error, match="n_non_members" if len(args) == 1 else "lowest"):
+        resolved_fpr(*args)
+
+
+def test_the_table_reports_only_rates_its_non_members_resolve(playground):
+    """500 non-members: TPR at 2% FPR (10 false positives), nothing at 1% (5) or 0.1% (0.5)."""
+    result = playground.update(output="probabilities", epsilon=None)
+    n_out = int((~result.is_member).sum())
+    assert n_out == 500 and result.fpr == pytest.approx(0.02)
+    for row in result.attack_rows():
+        assert set(row) == {"attack", "AUC", "FPR", "TPR", "Alice beats", "Alice flagged"}
+        assert row["FPR"] * n_out >= MIN_FALSE_POSITIVES - 1e-9
+        assert row["TPR"] == tpr_at_fpr(result.is_member, result.scores[row["attack"]], 0.02)

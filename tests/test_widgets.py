@@ -92,6 +92,13 @@ def test_summary_names_every_attack_and_alice(widget):
     assert all(a in html for a in widget.result.scores) and "Alice" in html and "<table>" in html
 
 
+def test_summary_reports_tpr_only_where_the_non_members_resolve_it(widget):
+    """500 non-members: one TPR column, at 2% FPR (10 false positives), and the table says why."""
+    html = summary_html(widget.result)
+    assert "TPR @ 2% FPR" in html and "TPR @ 1% FPR" not in html and "TPR @ 0.1% FPR" not in html
+    assert "500 non-members" in html and "10 false positives" in html
+
+
 @pytest.mark.parametrize("name, value, error", [
     ("colour", 1, "name"), ("epochs", 31, "epochs"), ("output", "blur", "output")])
 def test_make_control_refuses_bad_input(name, value, error):
