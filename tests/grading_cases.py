@@ -379,11 +379,16 @@ NOTEBOOKS = {"ex05": "ex05_label_only", "ex12": "ex12_canary_audit", "ex15": "ex
 
 def bug_function(name):
     """The function of bug ``name``, defined as the student's cell defines it."""
+    return defined_function(BUGS[name][2])
+
+
+def defined_function(source):
+    """The function an answer cell's ``source`` defines (numpy, math and scipy's binom in scope)."""
     from scipy.stats import binom
     import numpy as np
     scope = {"np": np, "math": math, "binom": binom}
-    exec(BUGS[name][2], scope)
-    return scope[_function_name(BUGS[name][2])]
+    exec(textwrap.dedent(source), scope)
+    return scope[_function_name(textwrap.dedent(source))]
 
 
 def _function_name(source):

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 from grading_cases import BUGS as CASES
-from grading_cases import bug_function
+from grading_cases import CAPPED_BISECTION, bug_function, defined_function
 
 from mia_course.grading import check, get_exercise
 
@@ -26,16 +26,8 @@ HIDDEN = {  # the hidden cases of the graded cells of solutions/ (ex12, ex15)
 }
 
 
-def bound_right(n_guesses, n_correct, confidence=0.95):
-    from scipy.stats import binom
-    alpha, low, high = 1 - confidence, 0.0, 30.0
-    tail = lambda eps: binom.sf(n_correct - 1, n_guesses, 1 / (1 + np.exp(-eps)))  # noqa: E731
-    if tail(0.0) >= alpha:
-        return 0.0
-    for _ in range(50):
-        mid = (low + high) / 2
-        low, high = (mid, high) if tail(mid) < alpha else (low, mid)
-    return low
+# the model answer: the same bisection as the capped bug, over the whole range it needs
+bound_right = defined_function(CAPPED_BISECTION.replace("CAP", "30.0"))
 
 
 def exposure_right(scores, secret_index):
