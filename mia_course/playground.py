@@ -27,7 +27,7 @@ from opacus.accountants import RDPAccountant
 from mia_course._validation import check_int, check_real
 from mia_course.data import RARE_DISEASE_SITE, alice, make_ad_clicks, without_site
 from mia_course.defenses.dp_models import DPMLPClassifier
-from mia_course.metrics import roc_auc, threshold_at_fpr, tpr_at_fpr
+from mia_course.metrics import resolvable_fpr, roc_auc, threshold_at_fpr, tpr_at_fpr
 from mia_course.models import TorchMLPClassifier
 from mia_course.nets import seed_from
 from mia_course.playground_attacks import ATTACKS, attack_scores, model_api
@@ -91,20 +91,15 @@ def where_record_lands(is_member: ArrayLike, scores: ArrayLike, index: int, fpr:
     return float(np.mean(outside < score)), bool(score > threshold)
 
 
-MIN_FALSE_POSITIVES = 10  # a rate rests on at least this many false positives (the course's rule)
-
-
 def resolved_fpr(n_non_members: int, lowest: float = 0.01) -> float:
-    """The lowest false positive rate, no lower than ``lowest``, at which ``n_non_members``
-    give at least ``MIN_FALSE_POSITIVES`` false positives: ``max(lowest, 10 / n_non_members)``.
-    The playground's 500 non-members resolve 2% FPR; 1,000 or more resolve 1%. (Its online
-    LiRA trains each shadow on half of the members + non-members, as many records as the
-    target, so the non-members cannot outnumber the members without changing the shadows.)
+    """``max(lowest, metrics.resolvable_fpr(n_non_members))``: the lowest FPR, no lower than
+    ``lowest``, at which the non-members give 10 false positives. The playground's 500 resolve 2%;
+    1,000 or more 1%. (Its online LiRA trains each shadow on half of the members + non-members,
+    as many records as the target: non-members cannot outnumber members without changing them.)
 
     Introduced in notebooks/13_playground.ipynb."""
-    n = check_int(n_non_members, "n_non_members", minimum=1)
     lowest = check_real(lowest, "lowest", minimum=0.0, maximum=1.0, strict_min=True)
-    return float(max(lowest, MIN_FALSE_POSITIVES / n))
+    return float(max(lowest, resolvable_fpr(n_non_members)))
 
 
 @dataclass

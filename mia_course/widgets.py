@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from numpy.typing import ArrayLike
 
-from mia_course.playground import MIN_FALSE_POSITIVES, OUTPUTS, Playground, PlaygroundResult
+from mia_course.playground import OUTPUTS, Playground, PlaygroundResult
 from mia_course.playground_attacks import ATTACKS
 from mia_course.plots import plot_roc_curves, plot_score_histograms
 from mia_course.queries import PROBABILITY_FLOOR
@@ -132,7 +132,7 @@ def summary_html(result: PlaygroundResult) -> str:
     heads = "".join(f"<th {pad}>{h}</th>" for h in ("attack", "AUC", f"TPR @ {fpr:.0%} FPR",
                                                     "Alice scores above"))
     note = (f"<p><small>TPR at {fpr:.0%} FPR: the lowest rate {n_out:,} non-members resolve, "
-            f"{fpr * n_out:.0f} false positives (a rate needs about {MIN_FALSE_POSITIVES}; at 0.1% FPR "
+            f"{fpr * n_out:.0f} false positives (a rate needs about 10; at 0.1% FPR "
             f"they would give {0.001 * n_out:g}). Alice is flagged if she passes the threshold that "
             f"flags {fpr:.0%} of non-members.</small></p>")
     return f"{head}<table><tr>{heads}</tr>{cells}</table>{note}"

@@ -10,7 +10,7 @@ import numpy as np
 from mia_course.attacks import LossThresholdAttack, cross_entropy_loss, true_class_probability
 from mia_course.grading.engine import Exercise, register
 from mia_course.grading.kit import ToyModel, as_numbers, hint_labels, label_classes, plural
-from mia_course.metrics import roc, roc_auc, tpr_at_fpr
+from mia_course.metrics import attack_summary, roc, roc_auc, tpr_at_fpr
 
 
 def _same_order(a, b):
@@ -119,4 +119,4 @@ register(Exercise("ex02_loss_threshold_scores", "loss_threshold_scores", _case_l
                   provided={"true_class_probability": "mia_course.grading.checks.ex02:provided_true_class_probability"}))
 register(Exercise("ex02_tpr_at_fpr", "tpr_at_fpr", _case_tpr, _judge_tpr,
                   [dict(fpr="grid"), dict(fpr="tiny"), dict(fpr="inside_tie", ties=True), dict(fpr=0.25, ties=True)],
-                  hidden_tests=True, references=(tpr_at_fpr,)))
+                  hidden_tests=True, references=(tpr_at_fpr, attack_summary)))  # attack_summary: the same TPR

@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike
 
 from mia_course.grading.engine import Exercise, register
 from mia_course.grading.kit import as_numbers, first_match, membership, plural
-from mia_course.metrics import membership_advantage, roc
+from mia_course.metrics import attack_summary, membership_advantage, roc
 
 
 # ---- ex08: the membership advantage, and the defenses worth considering -------------------
@@ -118,6 +118,6 @@ def _judge_front(ctx, out):
 
 # every graded cell of solutions/ runs hidden tests as well
 register(Exercise("ex08_membership_advantage", "membership_advantage", _case_advantage, _judge_advantage,
-                  [{}, dict(ties=True), dict(as_int=True)], hidden_tests=True, references=(membership_advantage,)))
+                  [{}, dict(ties=True), dict(as_int=True)], hidden_tests=True, references=(membership_advantage, attack_summary)))
 register(Exercise("ex08_pareto_front", "pareto_front", _case_front, _judge_front, [{}, dict(ties=True), dict(n=6)],
                   hidden_tests=True, references=(reference_pareto_front,)))
