@@ -50,17 +50,18 @@ chromium:
 	  || { echo "could not install chromium with apt-get: the browser tests cannot run"; exit 1; }; \
 	else echo "no chromium (installing it needs root and apt-get): the browser tests will be skipped"; fi
 
-# 1. the tests that time nothing, on $(TEST_WORKERS) cores at once (pytest-xdist, a file per worker)
+# 1. the tests that time nothing, on $(TEST_WORKERS) cores at once (pytest-xdist, a file per worker),
+#    the longest first: the exercise and solution notebooks where an instructor runs them, in
+#    nbgrader's autograde (tests/test_nbgrader_roundtrip.py: every exercise as released scores zero,
+#    every solution full marks, each within the 60 s budget even next to a busy worker)
 # 2. what is timed, one at a time on a machine the tests leave idle (marker `timed`): every lesson
 #    under nbval (lax mode; its 60 s budget), its run kept in $(EXECUTED)/ (each lesson runs once);
-#    the exercise and solution notebooks where an instructor runs them, in nbgrader's autograde
-#    (tests/test_nbgrader_roundtrip.py: every exercise as released scores zero, every solution full
-#    marks, each within the 60 s budget); the playground's latency
+#    the playground's latency
 # 3. the website from those runs (no second execution), then 4. its tests, in chromium
 TEST_WORKERS ?= 2
 test: install chromium
-	MIA_REQUIRE_BROWSER=$(CAN_APT) $(PY) -m pytest tests -m "not timed" -n $(TEST_WORKERS) --dist loadfile \
-	  --durations=15 --ignore=tests/test_site.py
+	MIA_REQUIRE_BROWSER=$(CAN_APT) $(PY) -m pytest tests -m "not timed" \
+	  -n $(TEST_WORKERS) --dist loadfile --durations=15 --ignore=tests/test_site.py
 	MIA_REQUIRE_BROWSER=$(CAN_APT) $(PY) -m pytest tests notebooks -m timed --nbval-lax \
 	  --durations=15 --executed-dir=$(EXECUTED) --ignore=tests/test_site.py
 	$(PY) docs/site/build.py --executed $(EXECUTED) --out build/site

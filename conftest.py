@@ -88,10 +88,13 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     """Every notebook's run is timed (``NOTEBOOK_BUDGET_S``): its cells carry the ``timed`` marker,
-    which `make test` runs one at a time, after the tests that time nothing ran on every core."""
+    which `make test` runs one at a time, after the tests that time nothing ran on every core.
+    Tests marked ``slow`` are collected first."""
     for item in items:
         if str(item.fspath).endswith(".ipynb"):
             item.add_marker(pytest.mark.timed)
+    # the slow ones first (the nbgrader round trip): on two workers the longest file starts at once
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_runtest_logreport(report):

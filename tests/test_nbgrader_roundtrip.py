@@ -160,7 +160,10 @@ with Gradebook("sqlite:///gradebook.db", course_id="mia-course") as gb:
     gb.db.commit()
 """
 DELETED = "ex09_q1_tests"  # the correct student deleted this graded cell
-pytestmark = [pytest.mark.slow, pytest.mark.timed]  # slow; timed: each exercise within the notebooks' budget
+# slow, and not `timed`: `make test` runs it beside the other untimed tests (first, being the longest);
+# its exercise budget is then measured next to one busy worker, which can only fail a slow
+# exercise sooner, never pass one (the slowest exercise took 25 s on a busy machine, of 60 s)
+pytestmark = pytest.mark.slow
 
 
 def guide_blocks():
