@@ -30,16 +30,15 @@ def module_name(path):
 def type_checking_only(tree, _cache={}):
     """The ids of the nodes under ``if TYPE_CHECKING:`` in ``tree``: imports for annotations only,
     never run, so no import cycle at run time."""
-    if id(tree) not in _cache:
-        _cache.clear()
+    if _cache.get("tree") is not tree:  # the tree itself, not its id: a freed tree's id is reused
         inside = set()
         for node in ast.walk(tree):
             test = getattr(node, "test", None)
             if isinstance(node, ast.If) and (getattr(test, "id", None) == "TYPE_CHECKING"
                                              or getattr(test, "attr", None) == "TYPE_CHECKING"):
                 inside |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
-        _cache[id(tree)] = inside
-    return _cache[id(tree)]
+        _cache.update(tree=tree, inside=inside)  # holding the tree keeps its nodes' ids unique
+    return _cache["inside"]
 
 
 def import_graph():
