@@ -68,14 +68,9 @@ class BrokenDPMLP(BatchedDPMLP):
 
     Introduced in notebooks/12_auditing_with_canaries.ipynb."""
 
-    def _train(self, X, y, masks, gen):
-        claimed = self.noise_multiplier_
-        expected = float(self.sample_rate_ * masks.sum(dim=1).float().mean())
-        self.noise_multiplier_ = claimed / expected  # THE BUG: the noise shrinks with the batch
-        try:
-            super()._train(X, y, masks, gen)
-        finally:
-            self.noise_multiplier_ = claimed  # what it reports: the accountant's noise
+    def _noisy_average(self, grads, sigma, C, valid, expected, gen):
+        # THE BUG: the noise shrinks with the batch; it still reports the accountant's noise
+        return super()._noisy_average(grads, sigma / float(expected.mean()), C, valid, expected, gen)
 
 
 @register_broken("batch_clipping")
