@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.special import logsumexp
+from sklearn.utils import check_random_state
 
 from mia_course._validation import check_int, check_labels, check_matrix
 from mia_course.accounting import exact_epsilon
@@ -79,8 +80,7 @@ def realised_batch_audit(target_epsilon: float, X: ArrayLike, y: ArrayLike, *, d
     X, y = check_matrix(X, "X"), check_labels(y, "y")
     n_real = check_int(n_real, "n_real", minimum=1, maximum=len(y) - 1)
     n_runs = check_int(n_runs, "n_runs", minimum=4)
-    rng = np.random.RandomState(random_state) if not isinstance(random_state, np.random.RandomState) \
-        else random_state
+    rng = check_random_state(random_state)
     settings = {"batch_size": 2, "epochs": 10, "hidden_sizes": (16,), "lr": 1e-3, **training}
     model = DPMLPClassifier(target_epsilon=target_epsilon, delta=delta, **settings)
     start = time.perf_counter()
@@ -154,8 +154,7 @@ def shuffling_audit(target_epsilon: float, *, delta: float, broken: bool | str =
     per_epoch = check_int(steps_per_epoch, "steps_per_epoch", minimum=2)
     epochs = check_int(epochs, "epochs", minimum=1)
     batch_size = check_int(batch_size, "batch_size", minimum=2)
-    rng = np.random.RandomState(random_state) if not isinstance(random_state, np.random.RandomState) \
-        else random_state
+    rng = check_random_state(random_state)
     model = DPMLPClassifier(target_epsilon=target_epsilon, delta=delta, batch_size=batch_size, epochs=epochs,
                             hidden_sizes=(1,), lr=1e-3)
     start = time.perf_counter()
