@@ -102,9 +102,8 @@ class GradientCanaryDPMLP(BatchedDPMLP):
         self._units = torch.as_tensor(np.asarray(self.canary_units), dtype=torch.long)
         self.start_, self._steps = self.canary_weights().copy(), []
         super()._train(X, y, masks, gen)
-        steps = torch.stack(self._steps) / float(self.estimator.max_grad_norm)
-        self.step_values_, self.step_sums_ = steps.numpy(), (torch.stack(self._steps).sum(0)
-                                                              / float(self.estimator.max_grad_norm)).numpy()
+        steps, C = torch.stack(self._steps), float(self.estimator.max_grad_norm)
+        self.step_values_, self.step_sums_ = (steps / C).numpy(), (steps.sum(0) / C).numpy()
         del self._steps
 
 
