@@ -59,3 +59,50 @@ def test_no_noise_no_guarantee():
 def test_bad_input_is_named(call, error, word):
     with pytest.raises(error, match=word):
         call()
+
+
+# ---- remembered answers: the questions the lessons ask, answered once by Opacus ----
+import json  # noqa: E402
+
+from mia_course import accounting  # noqa: E402
+
+
+def test_every_remembered_answer_is_opacus_answer():
+    answers = accounting.remembered_answers()
+    assert sum(len(t) for t in answers.values()) >= 30, "the lessons' questions are remembered"
+    assert accounting.verify_remembered_answers() == []
+
+
+def test_a_wrong_remembered_answer_is_caught():
+    """A deliberate breakage: one noise multiplier 10% too small (more epsilon than claimed)."""
+    answers = {name: dict(table) for name, table in accounting.remembered_answers().items()}
+    key = next(iter(answers["noise_multiplier_for"]))
+    answers["noise_multiplier_for"][key] *= 0.9
+    wrong = accounting.verify_remembered_answers({"noise_multiplier_for": {key: answers["noise_multiplier_for"][key]}})
+    assert len(wrong) == 1 and "Opacus says" in wrong[0]
+    assert accounting.verify_remembered_answers({"made_up": {}}) == ["made_up: not a remembered function"]
+
+
+def test_a_remembered_answer_is_used_and_others_go_to_opacus(monkeypatch, tmp_path):
+    key = next(iter(accounting.remembered_answers()["noise_multiplier_for"]))
+    eps, delta, q, steps = json.loads(key)
+    log = tmp_path / "questions.jsonl"
+    monkeypatch.setenv("MIA_COURSE_ACCOUNTING_LOG", str(log))
+    calls = []
+    monkeypatch.setattr(accounting, "opacus_noise_multiplier", lambda *a: calls.append(a) or 1.0)
+    monkeypatch.setitem(accounting.ASK_OPACUS, "noise_multiplier_for", accounting.opacus_noise_multiplier)
+    accounting.noise_multiplier_for.cache_clear()
+    try:
+        assert accounting.noise_multiplier_for(eps, delta, q, steps) == accounting.remembered_answers()[
+            "noise_multiplier_for"][key]
+        assert calls == [] and not log.exists()  # remembered: Opacus is not asked
+        # a question no lesson asks goes to Opacus, and is logged
+        assert accounting.noise_multiplier_for(eps + 0.123, delta, q, steps) == 1.0
+        assert len(calls) == 1 and json.loads(log.read_text())["args"] == [eps + 0.123, delta, q, steps]
+    finally:
+        accounting.noise_multiplier_for.cache_clear()
+
+
+def test_the_same_question_has_the_same_key():
+    import numpy as np
+    assert accounting.question_key(8.0, 1e-5, 1 / 16, 480) == accounting.question_key(np.float64(8), 1e-5, 0.0625, 480)

@@ -12,6 +12,7 @@ from dp_checks import (check_clipping, check_epsilon, check_noise, check_reporte
 from mia_course.data import make_ad_clicks
 from mia_course.defenses.dp_models import DPMLPClassifier
 from mia_course.training.dp_stacked import clipped_gradient_sums
+from mia_course.training.sparse_rows import SparseRows
 from mia_course.shadows import random_halves
 
 # C well below the gradient norms, so that clipping changes every gradient
@@ -19,15 +20,20 @@ DP_ESTIMATOR = DPMLPClassifier(target_epsilon=2.0, epochs=4, hidden_sizes=(8,), 
                                max_grad_norm=0.1, lr=0.01)
 
 
-def dp_data():
+def dp_data(sparse=False):
+    """400 users; ``sparse``: as lesson 12's input canaries, 400 more columns, one per user,
+    so that under 5% of the entries are non-zero and the trainer takes its sparse path."""
     d = make_ad_clicks(400, random_state=0)
-    return d.X, d.y, random_halves(4, 400, np.random.RandomState(0))
+    X = np.hstack([d.X, np.eye(400, dtype=d.X.dtype)]) if sparse else d.X
+    assert (SparseRows.if_sparse(torch.from_numpy(X)) is not None) == sparse
+    return X, d.y, random_halves(4, 400, np.random.RandomState(0))
 
 
-@pytest.fixture(scope="module", params=[0, 1])
+@pytest.fixture(scope="module", params=[(0, False), (1, False), (0, True)], ids=["seed0", "seed1", "sparse"])
 def run_and_measured(request):
-    X, y, masks = dp_data()
-    run = record_dp_run(DP_ESTIMATOR, X, y, masks, random_state=request.param)
+    seed, sparse = request.param
+    X, y, masks = dp_data(sparse)
+    run = record_dp_run(DP_ESTIMATOR, X, y, masks, random_state=seed)
     return run, measure(run)
 
 
@@ -93,3 +99,27 @@ def test_playground_epsilon_is_the_epsilon_of_the_run_it_trained():
     check_sampling(run, measured)
     assert measured_epsilon(run, measured) == pytest.approx(epsilon, rel=0.1)
     assert epsilon == pytest.approx(4.0, rel=0.05)
+
+
+def test_the_sparse_path_computes_what_the_dense_path_does():
+    X, y, masks = dp_data(sparse=True)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+    torch.manual_seed(0)
+    params = [(torch.randn(4, X.shape[1], 8), torch.randn(4, 1, 8)), (torch.randn(4, 8, 2), torch.randn(4, 1, 2))]
+    order = torch.stack([torch.randperm(400)[:50] for _ in range(4)])
+    valid = (torch.rand(4, 50) < 0.8).float()
+    dense, dense_norms = clipped_gradient_sums(params, Xt[order], yt[order], valid, 0.1)
+    sparse, sparse_norms = clipped_gradient_sums(params, SparseRows(Xt).take(order), yt[order], valid, 0.1)
+    torch.testing.assert_close(sparse_norms, dense_norms)
+    for a, b in zip(sparse, dense):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_broken_sparse_path_is_caught(monkeypatch):
+    """A deliberate breakage of the sparse path: the inputs' norms left out of the clipping."""
+    from mia_course.training import dp_stacked
+    monkeypatch.setattr(dp_stacked, "squared_norms", lambda a: torch.zeros(a.shape[:2]))
+    X, y, masks = dp_data(sparse=True)
+    run = record_dp_run(DP_ESTIMATOR, X, y, masks, random_state=0)
+    with pytest.raises(AssertionError):
+        check_clipping(run, measure(run))

@@ -21,25 +21,27 @@ from tqdm.auto import tqdm
 from mia_course.accounting import check_privacy, epsilon_spent, noise_multiplier_for
 from mia_course.nets import seed_from, torch_threads
 from mia_course.training.mlp import BatchedMLP
+from mia_course.training.sparse_rows import SparseBatch, SparseRows, squared_norms, transposed_product
 from mia_course.training.stacked import BatchedAdam, Params, forward_backward, initial_stacked_params
 
 
-def clipped_gradient_sums(params: Params, X: torch.Tensor, y: torch.Tensor, valid: torch.Tensor,
+def clipped_gradient_sums(params: Params, X: torch.Tensor | SparseBatch, y: torch.Tensor, valid: torch.Tensor,
                           max_grad_norm: float, dropout: float = 0.0
                           ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Per model: the sum over its valid examples of each example's gradient, clipped to
     norm ``max_grad_norm``; also each example's unclipped gradient norm. With ``dropout``,
-    each example's gradient is that of its own dropped-out network.
+    each example's gradient is that of its own dropped-out network. ``X``: the batches
+    ``[n_models, batch, n_features]``, dense or a ``SparseBatch`` (mostly-zero data).
 
     Introduced in notebooks/09_differential_privacy.ipynb."""
     inputs, deltas = forward_backward(params, X, y, dropout)
-    sq = sum((a * a).sum(-1) * (d * d).sum(-1) + (d * d).sum(-1) for a, d in zip(inputs, deltas))
+    sq = sum(squared_norms(a) * (d * d).sum(-1) + (d * d).sum(-1) for a, d in zip(inputs, deltas))
     norms = sq.sqrt()  # |a_i d_i^T| = |a_i| |d_i| for the weights, |d_i| for the bias
     scale = (max_grad_norm / (norms + 1e-12)).clamp(max=1.0) * valid
     grads = []
     for a, d in zip(inputs, deltas):
         sd = d * scale[..., None]
-        grads += [torch.bmm(a.transpose(1, 2), sd), sd.sum(dim=1, keepdim=True)]
+        grads += [transposed_product(a, sd), sd.sum(dim=1, keepdim=True)]
     return grads, norms
 
 
@@ -97,8 +99,10 @@ class BatchedDPMLP(BatchedMLP):
         with torch.random.fork_rng(devices=[]), torch_threads(self.n_threads):
             self.params_ = self._initial_params(X.shape[1], sizes, len(self.classes_), seeds)
             gen = torch.Generator().manual_seed(seeds[0])
-            self._train(torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y_idx.astype(np.int64)),
-                        torch.from_numpy(masks), gen)
+            Xt = torch.from_numpy(np.ascontiguousarray(X))
+            self._sparse_rows = SparseRows.if_sparse(Xt)  # lesson 12's canaries: 0.5% non-zero
+            self._train(Xt, torch.from_numpy(y_idx.astype(np.int64)), torch.from_numpy(masks), gen)
+            del self._sparse_rows
         return self
 
     def _initial_params(self, n_features, sizes, n_classes, seeds):
@@ -113,7 +117,9 @@ class BatchedDPMLP(BatchedMLP):
         """Each model's sum of clipped per-example gradients over its batch (lesson 12's
         gradient canaries add theirs here)."""
         est = self.estimator
-        return clipped_gradient_sums(self.params_, X[order], y[order], valid, self._clip_bound(), est.dropout)[0]
+        sparse = getattr(self, "_sparse_rows", None)
+        rows = X[order] if sparse is None else sparse.take(order)
+        return clipped_gradient_sums(self.params_, rows, y[order], valid, self._clip_bound(), est.dropout)[0]
 
     # The steps of DP-SGD that lesson 12's deliberately broken trainers (mia_course.broken_dp) replace.
     def _batches(self, masks, gen, step):

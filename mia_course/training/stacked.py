@@ -14,6 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mia_course.nets import build_mlp
+from mia_course.training.sparse_rows import affine
 
 Params = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: W [n_models, fan_in, fan_out], b [n_models, 1, fan_out]
 
@@ -76,7 +77,7 @@ def forward_backward(params: Params, X: torch.Tensor, y: torch.Tensor, dropout: 
     inputs, keep, h = [], [], X
     for i, (W, b) in enumerate(params):
         inputs.append(h)
-        h = torch.baddbmm(b, h, W)
+        h = affine(b, h, W)  # the first layer's input may be a SparseBatch (training.sparse_rows)
         if i < len(params) - 1:
             h.relu_()  # in place: one pass less over the largest tensor
             drop = None
