@@ -35,13 +35,15 @@ def clipped_gradient_sums(params: Params, X: torch.Tensor | SparseBatch, y: torc
 
     Introduced in notebooks/09_differential_privacy.ipynb."""
     inputs, deltas = forward_backward(params, X, y, dropout)
-    sq = sum(squared_norms(a) * (d * d).sum(-1) + (d * d).sum(-1) for a, d in zip(inputs, deltas))
+    sq = 0
+    for a, d in zip(inputs, deltas):
+        d_sq = torch.linalg.vector_norm(d, dim=-1).square()  # one pass, no [models, batch, width] temporary
+        sq = sq + squared_norms(a) * d_sq + d_sq
     norms = sq.sqrt()  # |a_i d_i^T| = |a_i| |d_i| for the weights, |d_i| for the bias
     scale = (max_grad_norm / (norms + 1e-12)).clamp(max=1.0) * valid
     grads = []
-    for a, d in zip(inputs, deltas):
-        sd = d * scale[..., None]
-        grads += [transposed_product(a, sd), sd.sum(dim=1, keepdim=True)]
+    for a, d in zip(inputs, deltas):  # sum_i scale_i a_i d_i^T, and sum_i scale_i d_i as one product
+        grads += [transposed_product(a, d, scale), torch.bmm(scale[:, None, :], d)]
     return grads, norms
 
 

@@ -69,9 +69,20 @@ def squared_norms(a: "torch.Tensor | SparseBatch") -> torch.Tensor:
     return a.sq_norms if type(a) is SparseBatch else (a * a).sum(-1)
 
 
-def transposed_product(a: "torch.Tensor | SparseBatch", d: torch.Tensor) -> torch.Tensor:
-    """``a^T d`` per model: ``[n_models, fan_in, fan_out]``."""
+def transposed_product(a: "torch.Tensor | SparseBatch", d: torch.Tensor, scale: torch.Tensor | None = None
+                       ) -> torch.Tensor:
+    """``a^T d`` per model, ``[n_models, fan_in, fan_out]``; with ``scale`` (``[n_models,
+    batch]``), ``sum_i scale_i a_i d_i^T``, scaling whichever of ``a`` and ``d`` is smaller."""
     if type(a) is SparseBatch:
         n_models, width, fan_in = a.shape
-        return torch.sparse.mm(a.matrix.t(), d.reshape(n_models * width, -1)).reshape(n_models, fan_in, -1)
+        matrix = a.matrix
+        if scale is not None:
+            rows, _ = matrix.indices()
+            matrix = torch.sparse_coo_tensor(matrix.indices(), matrix.values() * scale.reshape(-1)[rows],
+                                             matrix.shape, is_coalesced=True, check_invariants=False)
+        return torch.sparse.mm(matrix.t(), d.reshape(n_models * width, -1)).reshape(n_models, fan_in, -1)
+    if scale is not None and a.shape[-1] <= d.shape[-1]:
+        a = a * scale[..., None]
+    elif scale is not None:
+        d = d * scale[..., None]
     return torch.bmm(a.transpose(1, 2), d)
