@@ -9,9 +9,10 @@ over them with its standard deviation.
 """
 from collections.abc import Sequence
 
+import numpy as np
 from sklearn.base import clone
 
-from mia_course._validation import check_int
+from mia_course._validation import check_int, check_matrix
 from mia_course.attacks import LossThresholdAttack
 from mia_course.data import make_ad_clicks
 from mia_course.hints import Estimator
@@ -37,21 +38,40 @@ def privacy_utility_targets(model: Estimator, *, n_targets: int = 6, n_members: 
     family = train_targets(n_targets, n_members, n_held_out, model=model, segments=segments,
                            random_state=random_state)
     held_out = ~family.masks.any(0)
-    per_target = {"train accuracy": [], "test accuracy": []}
-    for k, m in enumerate(family.masks):
-        pred = family.model(k).predict_proba(family.X).argmax(1)
-        hit = family.models.classes_[pred] == family.y
-        per_target["train accuracy"].append(hit[m].mean())
-        per_target["test accuracy"].append(hit[held_out].mean())
+    # every target's answers on family.X, computed once (one batched pass) for the
+    # accuracies and both attacks, instead of once per use
+    answers = np.asarray(family.models.predict_proba(family.X), dtype=np.float64)
+    hits = family.models.classes_[answers.argmax(-1)] == family.y
+    per_target = {"train accuracy": [h[m].mean() for h, m in zip(hits, family.masks)],
+                  "test accuracy": [h[held_out].mean() for h in hits]}
+    targets = [_Answered(family.model(k), family.X, answers[k]) for k in range(n_targets)]
     population = make_ad_clicks(2000, random_state=10_000 + random_state)  # same world, other people
     rmia = RMIA(reference_model=clone(model), n_references=n_references, random_state=random_state)
     rmia.fit(population.X, population.y)
     attacks, scores = {"loss": LossThresholdAttack(), "RMIA": rmia}, {}
     for name, attack in attacks.items():
-        table, scores[name] = evaluate_targets(family, lambda m, k, a=attack: a.score_samples(m, family.X, family.y))
+        table, scores[name] = evaluate_targets(family, lambda m, k, a=attack: a.score_samples(targets[k], family.X, family.y))
         for key, values in table.items():
             per_target[f"{name} {key}"] = values
     row = {}
     for key, values in per_target.items():
         row[key], row[key + " sd"] = mean_sd(values)
     return (row, family, scores) if return_scores else (row, family)
+
+
+class _Answered:
+    """Target ``model`` with its answers ``P`` on the rows ``X`` already computed: asked about
+    the same rows again, it returns them instead of recomputing; other rows go to the model."""
+
+    def __init__(self, model, X, P):
+        self.model, self._X, self._P = model, X, P
+        self.classes_ = np.asarray(model.classes_)
+
+    def predict_proba(self, X):
+        X = check_matrix(X, "X")
+        if X.shape == self._X.shape and np.array_equal(X, self._X):
+            return self._P.copy()
+        return np.asarray(self.model.predict_proba(X), dtype=np.float64)
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]

@@ -207,3 +207,17 @@ def test_dp_step_bad_inputs():
         dp_sgd_step(net, X, y, lr=0.1, max_grad_norm=0.0, noise_multiplier=1.0)
     with pytest.raises(ValueError, match="noise_multiplier"):
         dp_sgd_step(net, X, y, lr=0.1, max_grad_norm=1.0, noise_multiplier=-1.0)
+
+
+def test_poisson_batches_put_each_models_taken_rows_first_in_order():
+    """The linear-time placement gives exactly a stable argsort of "taken first"."""
+    from mia_course.training.dp_stacked import poisson_batches
+    for shape, rate in (((6, 500), 1 / 16), ((3, 5), 0.5), ((2, 9), 1.0), ((4, 7), 0.0)):
+        masks = torch.rand(shape, generator=torch.Generator().manual_seed(1)) < 0.4
+        for seed in range(5):
+            order, valid = poisson_batches(masks, rate, torch.Generator().manual_seed(seed))
+            take = masks & (torch.rand(shape, generator=torch.Generator().manual_seed(seed)) < rate)
+            width = max(int(take.sum(1).max()), 1)
+            want = torch.argsort(take.float(), dim=1, descending=True, stable=True)[:, :width]
+            assert torch.equal(order, want)
+            assert torch.equal(valid, torch.gather(take, 1, want).float())

@@ -221,3 +221,20 @@ def test_privacy_utility_targets_matches_a_loop_over_targets():
     _, fam2 = privacy_utility_targets(model, n_targets=2, n_members=100, segments=[2], random_state=0)
     expected = draw_users(200 + 10_000, [2], np.random.RandomState(0))  # the users train_targets draws
     assert np.array_equal(fam2.X, expected.X) and set(np.unique(expected.segment)) == {2}
+
+
+def test_privacy_utility_targets_rmia_matches_a_loop_over_targets():
+    """The targets' answers are computed once and reused: RMIA's scores are those of a
+    fresh RMIA (fitted as the function fits it) asking each target itself."""
+    from sklearn.base import clone
+    from mia_course.data import make_ad_clicks
+    from mia_course.privacy_sweeps import privacy_utility_targets
+    from mia_course.rmia import RMIA
+    model = LogisticRegression(max_iter=300)
+    row, fam, scores = privacy_utility_targets(model, n_targets=2, n_members=150, random_state=4,
+                                               return_scores=True)
+    population = make_ad_clicks(2000, random_state=10_004)
+    rmia = RMIA(reference_model=clone(model), n_references=2, random_state=4).fit(population.X, population.y)
+    for k in range(2):
+        np.testing.assert_array_equal(scores["RMIA"][k], rmia.score_samples(fam.model(k), fam.X, fam.y))
+        np.testing.assert_array_equal(scores["loss"][k], LossThresholdAttack().score_samples(fam.model(k), fam.X, fam.y))

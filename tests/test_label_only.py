@@ -197,3 +197,26 @@ def test_bad_model_and_data(ad, table_model):
         with pytest.raises(err, match=match):
             attack.score_samples(model, X, y)
     assert model.rows_predicted == 0
+
+
+def test_scoring_the_same_rows_again_reuses_the_copies_and_the_references(ad):
+    """With an integer seed the copies (and, fitted, the references' share on them) are computed
+    once per set of rows: the scores are exactly those of a fresh attack, for every target."""
+    X, y, pop = ad.X[:40], ad.y[:40], make_ad_clicks(300, random_state=9)
+    targets = [LabelsOnly(60, seed=s) for s in (0, 1)]
+    attack = LabelOnlyAttack(n_perturbations=8, n_references=2, random_state=3).fit(pop.X, pop.y)
+    fresh = [LabelOnlyAttack(n_perturbations=8, n_references=2, random_state=3).fit(pop.X, pop.y)
+             .score_samples(t, X, y) for t in targets]
+    for t, want in zip(targets, fresh):
+        np.testing.assert_array_equal(attack.score_samples(t, X, y), want)
+    other = ad.X[40:80].copy()  # other rows: new copies, not the remembered ones
+    np.testing.assert_array_equal(
+        attack.score_samples(targets[0], other, ad.y[40:80]),
+        LabelOnlyAttack(n_perturbations=8, n_references=2, random_state=3).fit(pop.X, pop.y)
+        .score_samples(targets[0], other, ad.y[40:80]))
+    attack.set_params(n_perturbations=4)  # new settings: not answered from memory
+    assert attack.score_samples(targets[0], X, y).size == len(y)
+    assert attack._remembered[0][0] == 4
+    shared = LabelOnlyAttack(n_perturbations=8, random_state=np.random.RandomState(0))
+    assert not np.array_equal(shared.score_samples(targets[0], X, y), shared.score_samples(targets[0], X, y)), \
+        "a shared RandomState draws new copies each time"

@@ -113,3 +113,24 @@ def test_online_lira_splits_by_distinct_record():
         s = lira.set_params(random_state=seed).fit(X, y).score_samples(target, X, y)
         assert np.all(np.isfinite(s))
         np.testing.assert_array_equal(s[60:80], s[:20])
+
+
+def test_fit_offline_a_picks_the_grid_value_with_the_best_mean_roc_auc():
+    """The grid's AUCs from midranks: the same choice as roc_auc_score in a loop."""
+    rng = np.random.RandomState(0)
+    for trial in range(5):
+        masks = rng.rand(3, 200) < 0.5
+        p_refs = np.clip(rng.beta(5, 2, (3, 200)) + 0.1 * masks, 0, 1).round(2)  # ties too
+        p_refs_z = rng.beta(5, 2, (3, 80)).round(2)
+        grid = np.linspace(0.0, 1.0, 21)
+        aucs = np.zeros(len(grid))
+        for k in range(3):
+            others = np.arange(3) != k
+            out = ~masks[others]
+            members = masks[k] & out.any(axis=0)
+            p_out = np.r_[(np.where(out, p_refs[others], 0).sum(0) / np.maximum(out.sum(0), 1))[members],
+                          p_refs_z[others].mean(axis=0)]
+            target = np.maximum(np.r_[p_refs[k][members], p_refs_z[k]], 1e-6)
+            is_in = np.r_[np.ones(members.sum(), bool), np.zeros(80, bool)]
+            aucs += [roc_auc_score(is_in, target / np.maximum(offline_probability(p_out, a), 1e-6)) for a in grid]
+        assert fit_offline_a(p_refs, masks, p_refs_z) == grid[int(np.argmax(aucs))]
