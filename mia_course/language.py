@@ -208,9 +208,10 @@ class CharLanguageModel(BaseEstimator):
 
 
 def fit_together(models: Sequence[CharLanguageModel], texts: Sequence[Sequence[str]],
-                 progress: Callable[..., Any] | None = None, n_jobs: int = 2) -> list[CharLanguageModel]:
-    """Fit ``models[i]`` on ``texts[i]`` for each i, ``n_jobs`` trainings at a time in threads, and
-    return the fitted models. The models are independent, and torch leaves Python's lock while it
+                 progress: Callable[..., Any] | None = None, n_jobs: int | None = None) -> list[CharLanguageModel]:
+    """Fit ``models[i]`` on ``texts[i]`` for each i, ``n_jobs`` trainings at a time in threads
+    (default: all of them; the operating system shares the cores among them), and return the
+    fitted models. The models are independent, and torch leaves Python's lock while it
     computes, so two single-threaded trainings use two CPU cores at once. The fitted models are
     the same as each ``model.fit(texts)`` alone: each model's initial weights are drawn in turn
     before any training starts, and a training uses no other randomness than its own
@@ -221,7 +222,7 @@ def fit_together(models: Sequence[CharLanguageModel], texts: Sequence[Sequence[s
         raise TypeError("models: expected a non-empty list of CharLanguageModel")
     if isinstance(texts, str) or len(texts) != len(models):
         raise ValueError(f"texts: expected one list of texts per model ({len(models)})")
-    n_jobs = check_int(n_jobs, "n_jobs", minimum=1)
+    n_jobs = len(models) if n_jobs is None else check_int(n_jobs, "n_jobs", minimum=1)
     runs = [m._start(t) for m, t in zip(models, texts)]  # in turn: the weights each fit() alone draws
     done = [0] * len(models)  # each training counts its own steps; this thread moves the bar
 
