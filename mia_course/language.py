@@ -8,6 +8,7 @@ gives each text its log-likelihood, the log-probability of all its characters an
 candidate endings of one prefix at once (the exposure of a secret).
 """
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Self
 
 import numpy as np
@@ -74,6 +75,16 @@ class CharLanguageModel(BaseEstimator):
 
     def fit(self, texts: Sequence[str], progress: Callable[..., Any] | None = None) -> Self:
         """Train on ``texts`` (a list of str). ``progress``: an optional tqdm-like bar class."""
+        run = self._start(texts)
+        bar = progress(total=run["steps"]) if progress else None
+        self._train(run, bar.update if bar else lambda n: None)
+        if bar:
+            bar.close()
+        return self
+
+    def _start(self, texts):
+        """Check the parameters and draw the initial weights (torch's global generator, seeded
+        from ``random_state``); ``_train`` then needs no randomness but ``run["rng"]``'s."""
         check_int(self.hidden_size, "hidden_size", minimum=1)
         check_int(self.embedding_size, "embedding_size", minimum=1)
         epochs = check_int(self.epochs, "epochs", minimum=1)
@@ -84,13 +95,17 @@ class CharLanguageModel(BaseEstimator):
         with torch_threads(self.n_threads):
             torch.manual_seed(rng.randint(2**31 - 1))
             self.net_ = _GRUNet(self.hidden_size, self.embedding_size)
-            opt = torch.optim.Adam(self.net_.parameters(), lr=lr)
-            order_by_length = np.argsort(lengths, kind="stable")
-            batches = [order_by_length[i:i + batch_size] for i in range(0, len(texts), batch_size)]
-            steps = range(epochs * len(batches))
-            bar = progress(total=len(steps)) if progress else None
+        order_by_length = np.argsort(lengths, kind="stable")
+        batches = [order_by_length[i:i + batch_size] for i in range(0, len(texts), batch_size)]
+        return {"ids": ids, "lengths": lengths, "rng": rng, "lr": lr, "epochs": epochs, "batches": batches,
+                "steps": epochs * len(batches)}
+
+    def _train(self, run, update):
+        ids, lengths, rng, batches = run["ids"], run["lengths"], run["rng"], run["batches"]
+        with torch_threads(self.n_threads):
+            opt = torch.optim.Adam(self.net_.parameters(), lr=run["lr"])
             self.loss_curve_ = []
-            for epoch in range(epochs):
+            for epoch in range(run["epochs"]):
                 total = 0.0
                 for b in rng.permutation(len(batches)):
                     rows = batches[b]
@@ -104,13 +119,9 @@ class CharLanguageModel(BaseEstimator):
                     loss.backward()
                     opt.step()
                     total += float(loss.detach()) * len(rows)
-                    if bar:
-                        bar.update(1)
-                self.loss_curve_.append(total / len(texts))
-            if bar:
-                bar.close()
+                    update(1)
+                self.loss_curve_.append(total / len(lengths))
         self.net_.eval()
-        return self
 
     def token_log_probs(self, texts: Sequence[str], batch_size: int = 256) -> list[np.ndarray]:
         """Per text, the natural-log probability of each predicted token (its characters, then
@@ -194,3 +205,42 @@ class CharLanguageModel(BaseEstimator):
                         len(rows), len(keys), N_TOKENS)
                 out[rows] = scores
         return out[0] if single else out
+
+
+def fit_together(models: Sequence[CharLanguageModel], texts: Sequence[Sequence[str]],
+                 progress: Callable[..., Any] | None = None, n_jobs: int | None = None) -> list[CharLanguageModel]:
+    """Fit ``models[i]`` on ``texts[i]`` for each i, ``n_jobs`` trainings at a time in threads
+    (default: all of them; the operating system shares the cores among them), and return the
+    fitted models. The models are independent, and torch leaves Python's lock while it
+    computes, so two single-threaded trainings use two CPU cores at once. The fitted models are
+    the same as each ``model.fit(texts)`` alone: each model's initial weights are drawn in turn
+    before any training starts, and a training uses no other randomness than its own
+    ``random_state``'s. ``progress``: an optional tqdm-like bar class (one bar for all the
+    optimizer steps). Introduced in notebooks/15_language_models.ipynb."""
+    models = list(models)
+    if not models or not all(isinstance(m, CharLanguageModel) for m in models):
+        raise TypeError("models: expected a non-empty list of CharLanguageModel")
+    if isinstance(texts, str) or len(texts) != len(models):
+        raise ValueError(f"texts: expected one list of texts per model ({len(models)})")
+    n_jobs = len(models) if n_jobs is None else check_int(n_jobs, "n_jobs", minimum=1)
+    runs = [m._start(t) for m, t in zip(models, texts)]  # in turn: the weights each fit() alone draws
+    done = [0] * len(models)  # each training counts its own steps; this thread moves the bar
+
+    def train(i: int) -> None:
+        def update(n: int) -> None:
+            done[i] += n
+        models[i]._train(runs[i], update)
+
+    bar = progress(total=sum(r["steps"] for r in runs)) if progress else None
+    longest_first = sorted(range(len(models)), key=lambda i: -runs[i]["steps"])
+    with ThreadPoolExecutor(n_jobs) as pool:
+        futures = [pool.submit(train, i) for i in longest_first]
+        while wait(futures, timeout=0.25).not_done:
+            if bar:
+                bar.update(sum(done) - bar.n)
+    for future in futures:
+        future.result()  # a training's exception, if any
+    if bar:
+        bar.update(sum(done) - bar.n)
+        bar.close()
+    return models

@@ -10,7 +10,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 from mia_course.chat_corpus import make_canaries, support_messages, training_corpus
-from mia_course.language import ALPHABET, BOS, EOS, CharLanguageModel, encode
+from mia_course.language import ALPHABET, BOS, EOS, CharLanguageModel, encode, fit_together
 from mia_course.language_attacks import (blind_scores, canary_exposures, deduplicate, exposure,
                                          loss_scores, min_k_scores, patient_numbers,
                                          reference_scores, secret_rank, sequence_attacks,
@@ -122,6 +122,37 @@ def test_training_is_reproducible_and_learns(tiny):
         CharLanguageModel().log_likelihood(["hi"])
 
 
+class CountingBar:
+    """A tqdm stand-in that records its total and the steps it was told about."""
+    def __init__(self, total):
+        self.total, self.n, self.closed = total, 0, False
+
+    def update(self, n):
+        self.n += n
+
+    def close(self):
+        self.closed = True
+
+
+def test_fit_together_gives_the_models_each_fit_gives_alone():
+    texts = [support_messages(90, random_state=0), support_messages(60, random_state=1),
+             support_messages(40, random_state=2)]
+    make = lambda: [CharLanguageModel(hidden_size=16, embedding_size=8, epochs=e, batch_size=16, random_state=s)
+                    for e, s in [(2, 0), (3, 5), (2, 0)]]
+    alone = [m.fit(t) for m, t in zip(make(), texts)]
+    bars = []
+    together = fit_together(make(), texts, progress=lambda total: bars.append(CountingBar(total)) or bars[-1],
+                            n_jobs=2)
+    sample = support_messages(10, random_state=9)
+    for a, b in zip(alone, together):
+        assert a.loss_curve_ == b.loss_curve_
+        assert np.array_equal(a.log_likelihood(sample), b.log_likelihood(sample))
+        assert all(torch.equal(p, q) for p, q in zip(a.net_.parameters(), b.net_.parameters()))
+    steps = 2 * 6 + 3 * 4 + 2 * 3  # epochs x batches of 16, per model
+    assert len(bars) == 1 and bars[0].total == steps and bars[0].n == steps and bars[0].closed
+    assert not np.array_equal(together[0].log_likelihood(sample), together[1].log_likelihood(sample))
+
+
 def test_encode_pads_with_the_end_token():
     ids, lengths = encode(["ab", ""])
     assert lengths.tolist() == [3, 1] and ids[:, 0].tolist() == [BOS, BOS]
@@ -201,6 +232,10 @@ def test_blind_baseline_sees_word_shift_and_nothing_else():
     (lambda: encode(["HELLO"]), ValueError, "alphabet"),
     (lambda: CharLanguageModel(epochs=0).fit(["a"]), ValueError, "epochs"),
     (lambda: CharLanguageModel(lr="fast").fit(["a"]), TypeError, "lr"),
+    (lambda: fit_together([CharLanguageModel(), "model"], [["a"], ["b"]]), TypeError, "models"),
+    (lambda: fit_together([CharLanguageModel()], [["a"], ["b"]]), ValueError, "texts"),
+    (lambda: fit_together([CharLanguageModel()], [["a"]], n_jobs=0), ValueError, "n_jobs"),
+    (lambda: fit_together([CharLanguageModel()], [["HELLO"]]), ValueError, "alphabet"),
     (lambda: exposure(0, 10), ValueError, "rank"),
     (lambda: exposure(11, 10), ValueError, "rank"),
     (lambda: exposure(1, 0), ValueError, "n_candidates"),
