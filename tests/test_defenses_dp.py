@@ -219,6 +219,16 @@ def test_stacked_trainer_is_batched_dp_sgd_of_one_model(dp_data):
     assert abs(model.score(X[400:], y[400:]) - opacus.score(X[400:], y[400:])) < 0.08
 
 
+def test_batched_shadows_of_an_infinite_epsilon_are_the_plain_models(dp_data):
+    from mia_course.models import TorchMLPClassifier
+    X, y = dp_data
+    masks = random_halves(2, len(y), np.random.RandomState(0))
+    shadows = train_shadow_models(DPMLPClassifier(target_epsilon=float("inf"), epochs=3), X, y, masks, random_state=0)
+    plain = train_shadow_models(TorchMLPClassifier(epochs=3, lr=1e-2), X, y, masks, random_state=0)
+    assert shadows.noise_multiplier_ == 0.0 and shadows.epsilon_ == float("inf")  # no noise, no clipping
+    np.testing.assert_allclose(shadows.predict_proba(X), plain.predict_proba(X), atol=1e-6)
+
+
 @pytest.mark.parametrize("kwargs,match", [
     ({"target_epsilon": 0.0}, "target_epsilon"), ({"target_epsilon": -1.0}, "target_epsilon"),
     ({"delta": 0.0}, "delta"), ({"delta": 1.0}, "delta"), ({"max_grad_norm": 0.0}, "max_grad_norm"),
