@@ -38,9 +38,10 @@ def perturb(X: np.ndarray, n_copies: int, rng: np.random.RandomState, *, n_flips
     copies = np.repeat(X[None], n_copies, axis=0)
     if np.isin(X, (0.0, 1.0)).all():
         k = min(n_flips, X.shape[1])
-        keys = rng.random_sample(copies.shape)  # the k sites with the smallest keys: k distinct sites
-        cols = np.argpartition(keys, k - 1, axis=-1)[..., :k]
-        np.put_along_axis(copies, cols, 1.0 - np.take_along_axis(copies, cols, axis=-1), axis=-1)
+        for copy in copies:  # one copy's keys at a time: the same draws as one [n_copies, ...] array
+            keys = rng.random_sample(copy.shape)  # the k sites with the smallest keys: k distinct sites
+            cols = keys.argmin(axis=-1)[:, None] if k == 1 else np.argpartition(keys, k - 1, axis=-1)[:, :k]
+            np.put_along_axis(copy, cols, 1.0 - np.take_along_axis(copy, cols, axis=-1), axis=-1)
     else:
         copies = copies + rng.normal(0.0, noise_scale, copies.shape).astype(copies.dtype)
     return copies

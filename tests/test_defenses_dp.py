@@ -192,9 +192,47 @@ def test_batched_dp_shadows_use_opacus_noise_and_match_opacus_accuracy(dp_data):
     assert abs(batched_test - opacus_test) < 0.06
 
 
+def test_opacus_path_asks_for_the_noise_make_private_with_epsilon_would(dp_data):
+    from opacus.accountants.utils import get_noise_multiplier
+    X, y = dp_data
+    model = DPMLPClassifier(target_epsilon=3.0, epochs=7, random_state=0).fit(X, y)
+    rate = 1 / int(np.ceil(len(y) / model.batch_size))
+    assert model.noise_multiplier_ == get_noise_multiplier(target_epsilon=3.0, target_delta=1e-5,
+                                                           sample_rate=rate, epochs=7, accountant="rdp")
+
+
+def test_stacked_trainer_is_batched_dp_sgd_of_one_model(dp_data):
+    from mia_course.training.dp_stacked import BatchedDPMLP
+    X, y = dp_data
+    est = DPMLPClassifier(target_epsilon=8.0, epochs=10, random_state=0, trainer="stacked")
+    model = est.fit(X[:400], y[:400])
+    n_batches = int(np.ceil(400 / est.batch_size))
+    assert model.noise_multiplier_ == noise_multiplier_for(8.0, 1e-5, 1 / n_batches, 10 * n_batches)
+    assert 7.5 < model.epsilon_ <= 8.0 + 1e-6 and model.n_epochs_ == 10
+    stack = BatchedDPMLP(est, [0], 1).fit(X[:400], y[:400], np.ones((1, 400), bool))
+    assert np.allclose(model.predict_proba(X), stack.predict_proba(X)[0], atol=1e-6)  # its weights, as a net
+    from sklearn.base import clone
+    clone_fit = clone(est).fit(X[:400], y[:400])
+    assert np.array_equal(clone_fit.predict_proba(X), model.predict_proba(X))  # seeded
+    opacus = DPMLPClassifier(target_epsilon=8.0, epochs=10, random_state=0).fit(X[:400], y[:400])
+    assert model.noise_multiplier_ == opacus.noise_multiplier_
+    assert abs(model.score(X[400:], y[400:]) - opacus.score(X[400:], y[400:])) < 0.08
+
+
+def test_batched_shadows_of_an_infinite_epsilon_are_the_plain_models(dp_data):
+    from mia_course.models import TorchMLPClassifier
+    X, y = dp_data
+    masks = random_halves(2, len(y), np.random.RandomState(0))
+    shadows = train_shadow_models(DPMLPClassifier(target_epsilon=float("inf"), epochs=3), X, y, masks, random_state=0)
+    plain = train_shadow_models(TorchMLPClassifier(epochs=3, lr=1e-2), X, y, masks, random_state=0)
+    assert shadows.noise_multiplier_ == 0.0 and shadows.epsilon_ == float("inf")  # no noise, no clipping
+    np.testing.assert_allclose(shadows.predict_proba(X), plain.predict_proba(X), atol=1e-6)
+
+
 @pytest.mark.parametrize("kwargs,match", [
     ({"target_epsilon": 0.0}, "target_epsilon"), ({"target_epsilon": -1.0}, "target_epsilon"),
     ({"delta": 0.0}, "delta"), ({"delta": 1.0}, "delta"), ({"max_grad_norm": 0.0}, "max_grad_norm"),
+    ({"trainer": "jax"}, "trainer"), ({"trainer": "stacked", "early_stopping": True}, "trainer"),
 ])
 def test_dp_model_bad_inputs_fail_before_training(kwargs, match, dp_data):
     with pytest.raises(ValueError, match=match):

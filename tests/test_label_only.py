@@ -60,7 +60,7 @@ def slow_label_only(model, X, y, n, seed, n_flips=2, noise_scale=0.5):
     return np.array(scores)
 
 
-@pytest.mark.parametrize("n, n_flips", [(1, 1), (8, 2), (20, 5), (5, 100)])
+@pytest.mark.parametrize("n, n_flips", [(1, 1), (20, 1), (8, 2), (20, 5), (5, 100)])
 def test_binary_scores_match_slow_reference(ad, n, n_flips):
     X, y = ad.X[:30], ad.y[:30]
     model = LabelsOnly(X.shape[1])

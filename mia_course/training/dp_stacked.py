@@ -90,6 +90,9 @@ class BatchedDPMLP(BatchedMLP):
     def fit(self, X: np.ndarray, y: np.ndarray, masks: np.ndarray) -> "BatchedDPMLP":
         est = self.estimator
         check_privacy(est.target_epsilon, est.delta, est.max_grad_norm)
+        if est.target_epsilon == float("inf"):  # no privacy: the plain models, as DPMLPClassifier.fit
+            self.noise_multiplier_, self.epsilon_ = 0.0, float("inf")
+            return super().fit(X, y, masks)
         sizes = est._check_params()
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         self.masks_, self.n_features_in_ = masks, X.shape[1]
