@@ -212,3 +212,21 @@ def test_predicting_in_chunks_of_rows_changes_nothing(pool, monkeypatch):
     Xt = torch.from_numpy(X[:5]).expand(3, -1, -1).clone().requires_grad_()
     stacked_forward(models.params_, Xt).sum().backward()
     assert Xt.grad is not None and torch.isfinite(Xt.grad).all() and Xt.grad.abs().sum() > 0
+
+
+
+def test_stacked_training_runs_on_one_torch_thread_by_default(monkeypatch):
+    """Measured on 2 cores (benchmarks/RESULTS.md): the stacked models' small products run
+    faster on one thread than when a second is woken for each (lesson 08: 32 s -> 22 s idle)."""
+    from mia_course.nets import torch_threads
+    from mia_course.training import mlp
+
+    seen, real = [], mlp.train_stacked
+    monkeypatch.setattr(mlp, "train_stacked", lambda *a, **k: seen.append(torch.get_num_threads()) or real(*a, **k))
+    d = make_ad_clicks(40, random_state=0)
+    masks = np.ones((2, 40), bool)
+    with torch_threads(2):
+        before = torch.get_num_threads()
+        train_shadow_models(TorchMLPClassifier(epochs=1), d.X, d.y, masks, random_state=0)
+        train_shadow_models(TorchMLPClassifier(epochs=1), d.X, d.y, masks, random_state=0, n_threads=None)
+        assert seen == [1, 2] and torch.get_num_threads() == before

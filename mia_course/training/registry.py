@@ -81,12 +81,13 @@ def model_seeds(random_state: RandomStateLike, n_models: int) -> list[int]:
 
 def train_shadow_models(estimator: Any, X: ArrayLike, y: ArrayLike, masks: ArrayLike, *,
                         random_state: int | np.random.RandomState | None = None,
-                        n_jobs: int | None = None, n_threads: int | None = None) -> "ShadowModels":
+                        n_jobs: int | None = None, n_threads: int | None = 1) -> "ShadowModels":
     """Train one clone of ``estimator`` per row of ``masks`` on ``X[mask], y[mask]``.
 
     Model ``k`` gets seed ``k`` of ``random_state``'s draws (one per mask), the same seed
-    whichever trainer runs. ``n_threads``: torch CPU threads for a fast trainer (None: torch's
-    default, all cores). ``n_jobs``: joblib workers for the clone loop.
+    whichever trainer runs. ``n_threads``: torch CPU threads for a fast trainer (default 1: the
+    stacked models' many small products run faster on one thread than waking others, idle or
+    busy; None: torch's default, all cores). ``n_jobs``: joblib workers for the clone loop.
     Returns a ``ShadowModels`` whose ``predict_proba(X)`` is ``[n_models, n_rows, n_classes]``.
     Introduced in notebooks/04_lira_and_rmia.ipynb.
     """
