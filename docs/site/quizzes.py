@@ -34,8 +34,8 @@ WORDS_PER_MIN = 150  # technical text at a learner's pace (code and prose)
 QUIZ_MIN = 3
 # run time of each lesson (s), measured: the sum of each lesson's cell times in one `make test` run on an idle 2-core machine,
 # rounded up to 5 s (a busy laptop takes up to twice as long)
-RUN_S = {"00": 5, "01": 15, "02": 10, "03": 15, "04": 20, "05": 20, "06": 15, "07": 15, "08": 35,
-         "09": 30, "10": 25, "11": 35, "12": 30, "13": 15, "14": 15, "15": 40}
+RUN_S = {"00": 5, "01": 15, "02": 10, "03": 15, "04": 20, "05": 10, "06": 10, "07": 10, "08": 25,
+         "09": 20, "10": 20, "11": 20, "12": 20, "13": 10, "14": 10, "15": 25}
 BEFORE = {
     "00": "some Python and a first machine-learning course",
     "01": "lesson 00 (start here)", "02": "lesson 01", "03": "lesson 02", "04": "lessons 02 and 03",
