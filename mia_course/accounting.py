@@ -73,13 +73,14 @@ def remembered_answers() -> dict[str, dict[str, float]]:
 
 
 def _ask(name: str, args: tuple, compute) -> float:
-    known = remembered_answers().get(name, {}).get(question_key(*args))
+    key = question_key(*args)
+    known = remembered_answers().get(name, {}).get(key)
     if known is not None:
         return float(known)
     log = os.environ.get("MIA_COURSE_ACCOUNTING_LOG")
     if log:
         with open(log, "a") as f:
-            f.write(json.dumps({"function": name, "args": json.loads(question_key(*args))}) + "\n")
+            f.write(json.dumps({"function": name, "args": json.loads(key)}) + "\n")
     return compute(*args)
 
 
